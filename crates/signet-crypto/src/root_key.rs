@@ -88,6 +88,17 @@ impl RootKey {
             .collect()
     }
 
+    /// HMAC-SHA-256 under a subkey derived for `purpose` (the subkey is HMAC(root, purpose)).
+    pub(crate) fn derived_mac(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        let root = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.bytes.as_ref());
+        let mut subkey = Zeroizing::new([0u8; 32]);
+        subkey.copy_from_slice(aws_lc_rs::hmac::sign(&root, purpose.as_bytes()).as_ref());
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, subkey.as_ref());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, data).as_ref());
+        out
+    }
+
     pub(crate) fn expose(&self) -> &[u8; ROOT_KEY_LEN] {
         &self.bytes
     }

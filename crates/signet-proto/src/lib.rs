@@ -2,7 +2,7 @@
 //! types. This crate owns the code generated from `proto/` at build time
 //! (prost messages, tonic clients and servers, proto3-JSON serde impls), the
 //! encoded descriptor set used for wire-contract tests and gRPC reflection,
-//! and, later, the wire⇄domain conversions where wire input is validated
+//! and the wire⇄domain conversions ([`convert`]), where wire input is validated
 //! exactly once. It must not know about storage or the crypto backend.
 //!
 //! Modules mirror protobuf packages, so `yandex.cloud.operation.Operation` is
@@ -11,6 +11,7 @@
 //! [`wkt::FieldMask`] so that its JSON form is the mapped comma-separated
 //! string.
 
+pub mod convert;
 pub mod wkt;
 
 pub use pbjson_types;

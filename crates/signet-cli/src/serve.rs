@@ -1,0 +1,172 @@
+//! `signet serve` and the offline `signet admin` commands.
+
+use clap::Args;
+use signet_core::domain::{KeyId, SystemClock};
+use signet_server::{LogFormat, Overrides, Settings};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Flags of `signet serve` (and the data-directory flags of `signet admin`). Each overrides the
+/// config file and the matching `SIGNET_*` variable.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML config file (see config/signet.example.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory [default: ./signet-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8443].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Root key file (32 raw bytes or base64, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub root_key_file: Option<PathBuf>,
+    /// Allow plaintext gRPC on a non-loopback address.
+    #[arg(long)]
+    pub insecure_plaintext: bool,
+    /// How long deleted keys stay restorable, e.g. 72h.
+    #[arg(long, value_name = "DURATION")]
+    pub deletion_window: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. info or signet_server=debug.
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+impl ServeArgs {
+    fn settings(&self) -> Result<Settings, signet_server::config::ConfigError> {
+        let flags = Overrides {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen.clone(),
+            root_key_file: self.root_key_file.clone(),
+            insecure_plaintext: self.insecure_plaintext.then_some(true),
+            deletion_window: self.deletion_window.clone(),
+            log_format: self.log_format.clone(),
+            log_level: self.log_level.clone(),
+            ..Overrides::default()
+        };
+        Settings::resolve(self.config.as_deref(), |k| std::env::var(k).ok(), flags)
+    }
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Prints an error and its causes.
+pub fn report(error: &dyn std::error::Error) {
+    eprintln!("ERROR: {error}");
+    let mut source = error.source();
+    while let Some(s) = source {
+        eprintln!("  caused by: {s}");
+        source = s.source();
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> ExitCode {
+    let settings = match args.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            report(&e);
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    let running = match signet_server::start(settings, Arc::new(SystemClock)).await {
+        Ok(r) => r,
+        Err(e) => {
+            report(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(token) = &running.new_admin_token {
+        // Shown once, on the start that created it; the file keeps it for later.
+        println!(
+            "Initialized {}. Admin token (saved to {}):\n{}",
+            running.data_dir.display(),
+            running.data_dir.join(signet_server::app::ADMIN_TOKEN_FILE).display(),
+            token.expose()
+        );
+    }
+    println!("signet listening on {}", running.local_addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    match running.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `signet admin restore-key ID`: undo a deletion within the deletion window. Runs against the
+/// data directory directly and needs the root key, like the server.
+pub async fn restore_key(args: ServeArgs, key_id: String) -> ExitCode {
+    let settings = match args.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            report(&e);
+            return ExitCode::from(2);
+        }
+    };
+    let id = match KeyId::parse("KEY_ID", &key_id) {
+        Ok(id) => id,
+        Err(e) => {
+            report(&e);
+            return ExitCode::from(2);
+        }
+    };
+    let kms = match signet_server::open_kms(&settings, Arc::new(SystemClock), false).await {
+        Ok((kms, _)) => kms,
+        Err(e) => {
+            report(&e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let admin = kms.local_admin();
+    match kms.restore_key(&admin, &id).await {
+        Ok(view) => {
+            println!("restored key {} (status {:?})", view.id, view.status);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ERROR: {}", e.client_message());
+            ExitCode::FAILURE
+        }
+    }
+}

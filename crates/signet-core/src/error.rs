@@ -1,0 +1,102 @@
+//! Domain errors. Each maps to exactly one [`ErrorKind`]; the server turns kinds into gRPC and
+//! HTTP codes in one exhaustive table.
+
+use crate::domain::Invalid;
+use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+
+/// The class of an error, independent of transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorKind {
+    InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    AlreadyExists,
+    FailedPrecondition,
+    Aborted,
+    ResourceExhausted,
+    Cancelled,
+    DeadlineExceeded,
+    Unimplemented,
+    Unavailable,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("invalid argument: {0}")]
+    Invalid(#[from] Invalid),
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("the resource was modified concurrently; retry")]
+    Conflict(#[source] StoreError),
+    #[error("operation cancelled")]
+    Cancelled,
+    #[error("{0} is not implemented")]
+    Unimplemented(&'static str),
+    #[error("the store is unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl CoreError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CoreError::Invalid(_) => ErrorKind::InvalidArgument,
+            CoreError::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            CoreError::PermissionDenied => ErrorKind::PermissionDenied,
+            CoreError::NotFound { .. } => ErrorKind::NotFound,
+            CoreError::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
+            CoreError::Conflict(_) => ErrorKind::Aborted,
+            CoreError::Cancelled => ErrorKind::Cancelled,
+            CoreError::Unimplemented(_) => ErrorKind::Unimplemented,
+            CoreError::Unavailable(_) => ErrorKind::Unavailable,
+            CoreError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The message a client may see. Internal and storage failures say only what class of
+    /// failure it was; their causes go to the log.
+    pub fn client_message(&self) -> String {
+        match self {
+            CoreError::Unavailable(_) => "the service is temporarily unavailable; retry".into(),
+            CoreError::Internal(_) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub(crate) fn not_found_key(id: &crate::domain::KeyId) -> CoreError {
+        CoreError::NotFound {
+            what: "asymmetric signature key",
+            id: id.to_string(),
+        }
+    }
+
+    pub(crate) fn internal(e: impl std::error::Error + Send + Sync + 'static) -> CoreError {
+        CoreError::Internal(Box::new(e))
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> CoreError {
+        match e {
+            StoreError::Conflict(_) => CoreError::Conflict(e),
+            StoreError::Unavailable(_) => CoreError::Unavailable(e),
+            StoreError::Corrupt(_) | StoreError::Other(_) => CoreError::Internal(Box::new(e)),
+        }
+    }
+}
+
+impl From<signet_crypto::CryptoError> for CoreError {
+    fn from(e: signet_crypto::CryptoError) -> CoreError {
+        CoreError::internal(e)
+    }
+}

@@ -1,0 +1,130 @@
+//! [`Kms`]: the use cases' shared state. Each use case is an `impl Kms` block in its own file
+//! under `usecases/`.
+
+use crate::auth::{Authenticator, Principal};
+use crate::domain::Clock;
+use crate::store::Store;
+use crate::vault::KeyVault;
+use signet_crypto::RootKey;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Tunables of the core.
+#[derive(Clone, Debug)]
+pub struct KmsSettings {
+    /// How long a deleted key's sealed material is kept (and the key restorable) before it is
+    /// destroyed. Default 72 hours, as in Yandex KMS.
+    pub deletion_window: Duration,
+    /// How many unsealed keys the vault keeps.
+    pub key_cache_capacity: usize,
+}
+
+impl Default for KmsSettings {
+    fn default() -> Self {
+        KmsSettings {
+            deletion_window: Duration::from_secs(72 * 3600),
+            key_cache_capacity: 100_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Kms {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) vault: KeyVault,
+    pub(crate) authenticator: Authenticator,
+    pub(crate) settings: KmsSettings,
+    /// Background tasks (key generation) in flight, so shutdown and tests can wait for them.
+    pub(crate) tasks: tokio_util_lite::TaskTracker,
+}
+
+impl Kms {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        root: Arc<RootKey>,
+        authenticator: Authenticator,
+        settings: KmsSettings,
+    ) -> Arc<Kms> {
+        Arc::new(Kms {
+            store,
+            clock,
+            vault: KeyVault::new(root, settings.key_cache_capacity),
+            authenticator,
+            settings,
+            tasks: tokio_util_lite::TaskTracker::default(),
+        })
+    }
+
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, crate::CoreError> {
+        self.authenticator.authenticate(authorization)
+    }
+
+    /// The principal of offline admin commands (see [`Principal`]).
+    pub fn local_admin(&self) -> Principal {
+        Principal::local_admin()
+    }
+
+    pub fn vault(&self) -> &KeyVault {
+        &self.vault
+    }
+
+    pub fn settings(&self) -> &KmsSettings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Waits until no background task (key generation) is running.
+    pub async fn wait_idle(&self) {
+        self.tasks.wait_idle().await;
+    }
+}
+
+/// A minimal task tracker: counts running tasks and wakes waiters when the count is zero.
+pub(crate) mod tokio_util_lite {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Notify;
+
+    #[derive(Debug, Default)]
+    pub struct TaskTracker {
+        inner: Arc<Inner>,
+    }
+
+    #[derive(Debug, Default)]
+    struct Inner {
+        running: AtomicUsize,
+        idle: Notify,
+    }
+
+    pub struct Guard(Arc<Inner>);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.0.idle.notify_waiters();
+            }
+        }
+    }
+
+    impl TaskTracker {
+        pub fn start(&self) -> Guard {
+            self.inner.running.fetch_add(1, Ordering::SeqCst);
+            Guard(Arc::clone(&self.inner))
+        }
+
+        pub async fn wait_idle(&self) {
+            loop {
+                let notified = self.inner.idle.notified();
+                if self.inner.running.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        }
+    }
+}

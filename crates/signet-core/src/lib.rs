@@ -1,0 +1,21 @@
+//! Signet's core: the use cases (one file each under `usecases/`, all methods of [`Kms`]), the
+//! domain types, the authorization model, the key vault (unsealing and the cache of unsealed
+//! keys), page tokens, and the ports the use cases need ([`store::Store`], [`domain::Clock`]).
+//!
+//! It knows nothing of tonic, HTTP or SQL: the wire layer converts requests into the commands
+//! defined here, the server maps [`ErrorKind`] to transport codes, and `signet-store`
+//! implements the store port.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod domain;
+pub mod error;
+mod kms;
+pub mod paging;
+pub mod store;
+mod usecases;
+pub mod vault;
+
+pub use error::{CoreError, ErrorKind};
+pub use kms::{Kms, KmsSettings};
+pub use usecases::*;

@@ -1,0 +1,98 @@
+//! The storage port. Adapters (SQLite, PostgreSQL) live in `signet-store` and must all pass its
+//! conformance suite. A store only ever holds *sealed* key material.
+
+use crate::domain::{FolderId, KeyId, KeyRecord, OperationId, OperationRecord, Timestamp};
+use async_trait::async_trait;
+
+/// Errors a store can report. Callers map them: `Conflict` to a retry or ABORTED,
+/// `Unavailable` to UNAVAILABLE, the rest to INTERNAL (their text is logged, never sent).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the key's version changed, or an inserted id already exists.
+    #[error("write conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or is busy beyond the configured timeout.
+    #[error("store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data does not decode (a bug or corruption).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Any other database error.
+    #[error("store error")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// How a key row is written.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyWrite<'a> {
+    /// Insert a new key; `Conflict` if the id exists. The record's version should be 1.
+    Insert(&'a KeyRecord),
+    /// Replace the key whose stored version is `expected_version`; `Conflict` otherwise
+    /// (including when the key does not exist). The record carries the new version.
+    Update {
+        record: &'a KeyRecord,
+        expected_version: i64,
+    },
+}
+
+/// One atomic write: a key change and/or an operation upsert, committed together and durable
+/// when `write` returns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Write<'a> {
+    pub key: Option<KeyWrite<'a>>,
+    /// Inserted, or replaced if an operation with the same id exists.
+    pub operation: Option<&'a OperationRecord>,
+}
+
+/// Position after which a page of operations starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationCursor {
+    pub created_at: Timestamp,
+    pub id: OperationId,
+}
+
+#[async_trait]
+pub trait Store: std::fmt::Debug + Send + Sync + 'static {
+    /// A small key/value table for deployment facts (the root key check value, the admin token
+    /// hash). Returns `None` if unset.
+    async fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets `name` only if it has no value yet. Returns whether it was set.
+    async fn put_meta_if_absent(&self, name: &str, value: &str) -> Result<bool, StoreError>;
+
+    /// The key with this id, deleted or not.
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Keys of a folder that are not deleted, ordered by id, starting after `after`.
+    async fn list_keys(
+        &self,
+        folder: &FolderId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Commits `write` atomically and durably.
+    async fn write(&self, write: Write<'_>) -> Result<(), StoreError>;
+
+    async fn get_operation(&self, id: &OperationId)
+    -> Result<Option<OperationRecord>, StoreError>;
+
+    /// Operations on a resource, ordered by `(created_at, id)`, starting after `after`.
+    async fn list_operations(
+        &self,
+        resource_id: &str,
+        after: Option<&OperationCursor>,
+        limit: usize,
+    ) -> Result<Vec<OperationRecord>, StoreError>;
+
+    /// Operations that are not done, oldest first (used to finish them after a restart).
+    async fn pending_operations(&self) -> Result<Vec<OperationRecord>, StoreError>;
+
+    /// Deleted keys whose `deleted_at` is at or before `deleted_before` and whose sealed material
+    /// still exists, oldest deletion first.
+    async fn keys_due_for_destruction(
+        &self,
+        deleted_before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+}

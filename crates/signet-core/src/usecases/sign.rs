@@ -1,0 +1,112 @@
+use crate::auth::{self, Authorized, Principal, Resource, UseKey};
+use crate::domain::{Invalid, KeyId, KeyStatus};
+use crate::vault::LoadedKey;
+use crate::{CoreError, Kms};
+use signet_crypto::{Algorithm, CryptoError};
+use std::sync::Arc;
+
+/// A signature and what made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    pub key_id: KeyId,
+    pub algorithm: Algorithm,
+    pub signature: Vec<u8>,
+}
+
+impl Kms {
+    /// Hashes `message` with the key's hash function and signs it.
+    pub async fn sign(
+        &self,
+        principal: &Principal,
+        id: &KeyId,
+        message: &[u8],
+    ) -> Result<Signature, CoreError> {
+        let (key, proof) = self.key_for_signing(principal, id).await?;
+        let signature = key.signer(&proof)?.sign(message)?;
+        Ok(Signature {
+            key_id: key.meta.id.clone(),
+            algorithm: key.meta.algorithm,
+            signature,
+        })
+    }
+
+    /// Signs a digest computed by the caller. Its length must be the key's hash length.
+    pub async fn sign_hash(
+        &self,
+        principal: &Principal,
+        id: &KeyId,
+        digest: &[u8],
+    ) -> Result<Signature, CoreError> {
+        let (key, proof) = self.key_for_signing(principal, id).await?;
+        let signature = match key.signer(&proof)?.sign_digest(digest) {
+            Ok(sig) => sig,
+            Err(CryptoError::DigestLength {
+                algorithm,
+                expected,
+                actual,
+            }) => {
+                return Err(Invalid::one(
+                    "hash",
+                    format!(
+                        "{algorithm} needs a {expected}-byte {} digest, got {actual} bytes",
+                        algorithm.hash().name()
+                    ),
+                )
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Signature {
+            key_id: key.meta.id.clone(),
+            algorithm: key.meta.algorithm,
+            signature,
+        })
+    }
+
+    /// The unsealed key (from the vault's cache when possible) and the proof that `principal`
+    /// may use it. Only ACTIVE keys are returned.
+    async fn key_for_signing(
+        &self,
+        principal: &Principal,
+        id: &KeyId,
+    ) -> Result<(Arc<LoadedKey>, Authorized<UseKey>), CoreError> {
+        let (key, proof) = match self.vault.cached_meta(id) {
+            Some(key) => {
+                let proof = auth::authorize::<UseKey>(
+                    principal,
+                    Resource::Key {
+                        id: key.meta.id.clone(),
+                        folder: key.meta.folder_id.clone(),
+                    },
+                )?;
+                (key, proof)
+            }
+            None => {
+                let epoch = self.vault.epoch();
+                let record = self.visible_key(id).await?;
+                let proof = auth::authorize::<UseKey>(
+                    principal,
+                    Resource::Key {
+                        id: record.id.clone(),
+                        folder: record.folder_id.clone(),
+                    },
+                )?;
+                if record.status == KeyStatus::Creating {
+                    return Err(CoreError::FailedPrecondition(
+                        "the key is still being created".into(),
+                    ));
+                }
+                (self.vault.unseal(&proof, &record, epoch)?, proof)
+            }
+        };
+        match key.meta.status {
+            KeyStatus::Active => Ok((key, proof)),
+            KeyStatus::Inactive => Err(CoreError::FailedPrecondition(
+                "the key is INACTIVE; activate it to sign".into(),
+            )),
+            KeyStatus::Creating => Err(CoreError::FailedPrecondition(
+                "the key is still being created".into(),
+            )),
+        }
+    }
+}

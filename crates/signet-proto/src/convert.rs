@@ -1,0 +1,365 @@
+//! Wire ⇄ domain conversions. Every request is validated here, once, into the commands of
+//! `signet-core`; every rule of the wire contract (required fields, lengths, patterns, sizes,
+//! ranges) answers with the field it concerns. Nothing downstream re-checks strings.
+
+use crate::pbjson_types::Timestamp as WireTimestamp;
+use crate::yandex::cloud::kms::v1::asymmetricsignature as kms;
+use crate::yandex::cloud::operation as op;
+use signet_core::domain::key::{MAX_DESCRIPTION_LEN, MAX_NAME_LEN, check_text};
+use signet_core::domain::{
+    FolderId, Invalid, KeyId, KeyStatus, KeyView, Labels, OperationId, Timestamp, Violations,
+};
+use signet_core::{CreateKey, ListKeys, ListOperations, UpdateField, UpdateKey, paging};
+use signet_crypto::Algorithm;
+
+/// Largest message `Sign` accepts, in bytes.
+pub const MAX_SIGN_MESSAGE: usize = 32768;
+/// Largest digest `SignHash` accepts before the exact per-algorithm check, in bytes.
+pub const MAX_SIGN_HASH: usize = 4096;
+const MAX_KEYS_PAGE_TOKEN: usize = 256;
+const MAX_OPERATIONS_PAGE_TOKEN: usize = 100;
+
+pub fn key_id(field: &str, value: &str) -> Result<KeyId, Invalid> {
+    KeyId::parse(field, value)
+}
+
+pub fn operation_id(field: &str, value: &str) -> Result<OperationId, Invalid> {
+    OperationId::parse(field, value)
+}
+
+fn algorithm(field: &str, value: i32) -> Result<Algorithm, Invalid> {
+    if value == 0 {
+        return Err(Invalid::one(
+            field,
+            "is required: ASYMMETRIC_SIGNATURE_ALGORITHM_UNSPECIFIED is not accepted",
+        ));
+    }
+    Algorithm::from_wire_number(value)
+        .ok_or_else(|| Invalid::one(field, format!("{value} is not a known algorithm")))
+}
+
+fn page_token(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
+    if value.chars().count() > max {
+        return Err(Invalid::one(field, format!("must be at most {max} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn create_key(req: kms::CreateAsymmetricSignatureKeyRequest) -> Result<CreateKey, Invalid> {
+    let mut v = Violations::new();
+    let folder_id = v.take(FolderId::parse("folder_id", &req.folder_id));
+    let name = v.take(check_text("name", &req.name, MAX_NAME_LEN));
+    let description = v.take(check_text("description", &req.description, MAX_DESCRIPTION_LEN));
+    let labels = v.take(Labels::parse("labels", &req.labels));
+    let algorithm = v.take(algorithm("signature_algorithm", req.signature_algorithm));
+    v.finish(|| {
+        Some(CreateKey {
+            folder_id: folder_id?,
+            name: name?,
+            description: description?,
+            labels: labels?,
+            algorithm: algorithm?,
+            deletion_protection: req.deletion_protection,
+        })
+    })
+}
+
+pub fn list_keys(req: kms::ListAsymmetricSignatureKeysRequest) -> Result<ListKeys, Invalid> {
+    let mut v = Violations::new();
+    let folder_id = v.take(FolderId::parse("folder_id", &req.folder_id));
+    let page_size = v.take(paging::page_size("page_size", req.page_size));
+    let token = v.take(page_token("page_token", &req.page_token, MAX_KEYS_PAGE_TOKEN));
+    v.finish(|| {
+        Some(ListKeys {
+            folder_id: folder_id?,
+            page_size: page_size?,
+            page_token: token?,
+        })
+    })
+}
+
+pub fn update_key(req: kms::UpdateAsymmetricSignatureKeyRequest) -> Result<UpdateKey, Invalid> {
+    let mut v = Violations::new();
+    let key_id = v.take(key_id("key_id", &req.key_id));
+    let mut mask = Vec::new();
+    match &req.update_mask {
+        None => v.add("update_mask", "is required"),
+        Some(m) if m.paths.is_empty() => v.add("update_mask", "must name at least one field"),
+        Some(m) => {
+            for path in &m.paths {
+                match UpdateField::parse(path) {
+                    Some(f) if !mask.contains(&f) => mask.push(f),
+                    Some(_) => {}
+                    None => v.add(
+                        "update_mask",
+                        format!(
+                            "{path:?} cannot be updated; allowed: name, description, labels, \
+                             status, deletion_protection"
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+    let name = v.take(check_text("name", &req.name, MAX_NAME_LEN));
+    let description = v.take(check_text("description", &req.description, MAX_DESCRIPTION_LEN));
+    let labels = v.take(Labels::parse("labels", &req.labels));
+    let status = if mask.contains(&UpdateField::Status) {
+        match KeyStatus::from_wire_number(req.status) {
+            Some(s @ (KeyStatus::Active | KeyStatus::Inactive)) => Some(s),
+            _ => {
+                v.add("status", "only ACTIVE or INACTIVE can be set");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    v.finish(|| {
+        Some(UpdateKey {
+            key_id: key_id?,
+            mask,
+            name: name?,
+            description: description?,
+            labels: labels?,
+            status,
+            deletion_protection: req.deletion_protection,
+        })
+    })
+}
+
+pub fn list_operations(
+    req: kms::ListAsymmetricSignatureKeyOperationsRequest,
+) -> Result<ListOperations, Invalid> {
+    let mut v = Violations::new();
+    let key_id = v.take(key_id("key_id", &req.key_id));
+    let page_size = v.take(paging::page_size("page_size", req.page_size));
+    let token = v.take(page_token("page_token", &req.page_token, MAX_OPERATIONS_PAGE_TOKEN));
+    v.finish(|| {
+        Some(ListOperations {
+            key_id: key_id?,
+            page_size: page_size?,
+            page_token: token?,
+        })
+    })
+}
+
+/// Key id and message of a Sign request.
+pub fn sign(req: &kms::AsymmetricSignRequest) -> Result<KeyId, Invalid> {
+    let mut v = Violations::new();
+    let id = v.take(key_id("key_id", &req.key_id));
+    if req.message.is_empty() {
+        v.add("message", "is required");
+    } else if req.message.len() > MAX_SIGN_MESSAGE {
+        v.add(
+            "message",
+            format!(
+                "must be at most {MAX_SIGN_MESSAGE} bytes (got {}); hash larger data and use SignHash",
+                req.message.len()
+            ),
+        );
+    }
+    v.finish(|| id)
+}
+
+/// Key id of a SignHash request; the digest's exact length is checked against the key's
+/// algorithm by the use case.
+pub fn sign_hash(req: &kms::AsymmetricSignHashRequest) -> Result<KeyId, Invalid> {
+    let mut v = Violations::new();
+    let id = v.take(key_id("key_id", &req.key_id));
+    if req.hash.is_empty() {
+        v.add("hash", "is required");
+    } else if req.hash.len() > MAX_SIGN_HASH {
+        v.add("hash", format!("must be at most {MAX_SIGN_HASH} bytes"));
+    }
+    v.finish(|| id)
+}
+
+pub fn timestamp(t: Timestamp) -> WireTimestamp {
+    let (seconds, nanos) = t.seconds_and_nanos();
+    WireTimestamp { seconds, nanos }
+}
+
+pub fn key(view: &KeyView) -> kms::AsymmetricSignatureKey {
+    kms::AsymmetricSignatureKey {
+        id: view.id.to_string(),
+        folder_id: view.folder_id.to_string(),
+        created_at: Some(timestamp(view.created_at)),
+        name: view.name.clone(),
+        description: view.description.clone(),
+        labels: view
+            .labels
+            .as_map()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        status: view.status.wire_number(),
+        signature_algorithm: view.algorithm_wire,
+        deletion_protection: view.deletion_protection,
+    }
+}
+
+/// Packs a message into `google.protobuf.Any` with its `type.googleapis.com/...` URL.
+pub fn pack<M: prost::Message + prost::Name>(message: &M) -> crate::pbjson_types::Any {
+    crate::pbjson_types::Any {
+        type_url: M::type_url(),
+        value: message.encode_to_vec().into(),
+    }
+}
+
+/// The operation's wire form. `error_code` maps a failed operation's error kind to its gRPC
+/// code number (the server's error table decides).
+pub fn operation(
+    record: &signet_core::domain::OperationRecord,
+    error_code: impl Fn(signet_core::ErrorKind) -> i32,
+) -> op::Operation {
+    use signet_core::domain::{OperationKind, OperationResult};
+    let key_id = record.resource_id.clone();
+    let metadata = match record.kind {
+        OperationKind::CreateKey => pack(&kms::CreateAsymmetricSignatureKeyMetadata { key_id }),
+        OperationKind::UpdateKey => pack(&kms::UpdateAsymmetricSignatureKeyMetadata { key_id }),
+        OperationKind::DeleteKey => pack(&kms::DeleteAsymmetricSignatureKeyMetadata { key_id }),
+    };
+    let result = match &record.result {
+        OperationResult::Pending => None,
+        OperationResult::Failed { kind, message } => {
+            Some(op::operation::Result::Error(crate::google::rpc::Status {
+                code: error_code(*kind),
+                message: message.clone(),
+                details: Vec::new(),
+            }))
+        }
+        OperationResult::Key(view) => Some(op::operation::Result::Response(pack(&key(view)))),
+    };
+    op::Operation {
+        id: record.id.to_string(),
+        description: record.description.clone(),
+        created_at: Some(timestamp(record.created_at)),
+        created_by: record.created_by.clone(),
+        modified_at: Some(timestamp(record.modified_at)),
+        done: record.done(),
+        metadata: Some(metadata),
+        result,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wkt::FieldMask;
+    use std::collections::HashMap;
+
+    fn create_req() -> kms::CreateAsymmetricSignatureKeyRequest {
+        kms::CreateAsymmetricSignatureKeyRequest {
+            folder_id: "default".into(),
+            name: "n".into(),
+            description: "d".into(),
+            labels: HashMap::from([("env".to_owned(), "prod".to_owned())]),
+            signature_algorithm: 10,
+            deletion_protection: true,
+        }
+    }
+
+    fn fields(e: &Invalid) -> Vec<&str> {
+        e.0.iter().map(|v| v.field.as_str()).collect()
+    }
+
+    #[test]
+    fn create_key_validation_names_each_field() {
+        let ok = create_key(create_req()).unwrap();
+        assert_eq!(ok.algorithm, Algorithm::EcdsaP256Sha256);
+        let mut bad = create_req();
+        bad.folder_id = String::new();
+        bad.name = "x".repeat(101);
+        bad.description = "x".repeat(1025);
+        bad.labels.insert("1bad".into(), "v".into());
+        bad.signature_algorithm = 0;
+        let e = create_key(bad).unwrap_err();
+        assert_eq!(
+            fields(&e),
+            ["folder_id", "name", "description", "labels", "signature_algorithm"]
+        );
+        for alg in [14, 9999, -1] {
+            let mut r = create_req();
+            r.signature_algorithm = alg;
+            assert_eq!(fields(&create_key(r).unwrap_err()), ["signature_algorithm"]);
+        }
+    }
+
+    #[test]
+    fn update_mask_rules() {
+        let base = kms::UpdateAsymmetricSignatureKeyRequest {
+            key_id: "abjkey".into(),
+            update_mask: Some(FieldMask {
+                paths: vec!["name".into(), "status".into()],
+            }),
+            name: "new".into(),
+            status: 3,
+            ..Default::default()
+        };
+        let ok = update_key(base.clone()).unwrap();
+        assert_eq!(ok.mask, vec![UpdateField::Name, UpdateField::Status]);
+        assert_eq!(ok.status, Some(KeyStatus::Inactive));
+
+        let mut none = base.clone();
+        none.update_mask = None;
+        assert_eq!(fields(&update_key(none).unwrap_err()), ["update_mask"]);
+        for bad_path in ["id", "folder_id", "signature_algorithm", "nme"] {
+            let mut r = base.clone();
+            r.update_mask = Some(FieldMask {
+                paths: vec![bad_path.into()],
+            });
+            assert_eq!(fields(&update_key(r).unwrap_err()), ["update_mask"], "{bad_path}");
+        }
+        for bad_status in [0, 1, 4] {
+            let mut r = base.clone();
+            r.status = bad_status;
+            assert_eq!(fields(&update_key(r).unwrap_err()), ["status"], "{bad_status}");
+        }
+    }
+
+    #[test]
+    fn sign_limits() {
+        let mut r = kms::AsymmetricSignRequest {
+            key_id: "abjkey".into(),
+            message: vec![0u8; MAX_SIGN_MESSAGE],
+        };
+        assert!(sign(&r).is_ok());
+        r.message = vec![0u8; MAX_SIGN_MESSAGE + 1];
+        assert_eq!(fields(&sign(&r).unwrap_err()), ["message"]);
+        r.message = Vec::new();
+        assert_eq!(fields(&sign(&r).unwrap_err()), ["message"]);
+        let h = kms::AsymmetricSignHashRequest {
+            key_id: String::new(),
+            hash: vec![0u8; MAX_SIGN_HASH + 1],
+        };
+        assert_eq!(fields(&sign_hash(&h).unwrap_err()), ["key_id", "hash"]);
+    }
+
+    #[test]
+    fn list_limits() {
+        let r = kms::ListAsymmetricSignatureKeysRequest {
+            folder_id: "f".into(),
+            page_size: 1001,
+            page_token: "x".repeat(257),
+        };
+        assert_eq!(fields(&list_keys(r).unwrap_err()), ["page_size", "page_token"]);
+        let r = kms::ListAsymmetricSignatureKeyOperationsRequest {
+            key_id: "k".into(),
+            page_size: -1,
+            page_token: "x".repeat(101),
+        };
+        assert_eq!(fields(&list_operations(r).unwrap_err()), ["page_size", "page_token"]);
+    }
+
+    #[test]
+    fn any_packing_uses_type_googleapis_urls() {
+        let any = pack(&kms::CreateAsymmetricSignatureKeyMetadata {
+            key_id: "k".into(),
+        });
+        assert_eq!(
+            any.type_url,
+            "type.googleapis.com/yandex.cloud.kms.v1.asymmetricsignature.CreateAsymmetricSignatureKeyMetadata"
+        );
+    }
+}

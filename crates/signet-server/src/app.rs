@@ -1,0 +1,285 @@
+//! The composition root: opens the data directory, the root key and the store, bootstraps the
+//! deployment, wires the services and runs the server and its background jobs.
+
+use crate::config::Settings;
+use crate::context::RequestIdLayer;
+use crate::grpc::{CryptoService, KeyService, OperationService};
+use signet_core::auth::NewToken;
+use signet_core::bootstrap::{BootstrapError, bootstrap};
+use signet_core::domain::Clock;
+use signet_core::{Kms, KmsSettings};
+use signet_crypto::{EnvRootKey, FileRootKey, RootKey, RootKeySource};
+use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_crypto_service_server::AsymmetricSignatureCryptoServiceServer;
+use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_key_service_server::AsymmetricSignatureKeyServiceServer;
+use signet_proto::yandex::cloud::operation::operation_service_server::OperationServiceServer;
+use signet_store::SqliteStore;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Name of the SQLite database inside the data directory.
+pub const DB_FILE: &str = "signet.db";
+/// Name of the generated root key file inside the data directory.
+pub const ROOT_KEY_FILE: &str = "root.key";
+/// Name of the file the first admin token is written to.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("data directory {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{data_dir} already holds a Signet store but no root key was found (looked for {root_key}, \
+         SIGNET_ROOT_KEY and --root-key-file). Refusing to create a new root key, which could never \
+         open the existing keys"
+    )]
+    MissingRootKey { data_dir: PathBuf, root_key: PathBuf },
+    #[error("{0} holds no Signet store; start `signet serve --data-dir` on it first")]
+    NoStore(PathBuf),
+    #[error("root key")]
+    RootKey(#[from] signet_crypto::RootKeyError),
+    #[error("cannot open the store")]
+    Store(#[source] signet_core::store::StoreError),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error("cannot write the admin token file {path}")]
+    AdminToken {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing to serve plaintext gRPC on the non-loopback address {0}: tokens would cross the \
+         network in clear. Listen on a loopback address, or pass --insecure-plaintext"
+    )]
+    PlaintextNotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("internal error")]
+    Core(#[from] signet_core::CoreError),
+    #[error("the server stopped with an error")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("the server task failed")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub kms: Arc<Kms>,
+    pub data_dir: PathBuf,
+    /// Set on the very first start only.
+    pub new_admin_token: Option<NewToken>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    jobs: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting calls, lets in-flight calls finish, and stops the background jobs.
+    pub async fn shutdown(mut self) -> Result<(), ServeError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        for job in &self.jobs {
+            job.abort();
+        }
+        let result = (&mut self.server).await;
+        self.kms.wait_idle().await;
+        result??;
+        Ok(())
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(mut self) -> Result<(), ServeError> {
+        (&mut self.server).await??;
+        Ok(())
+    }
+}
+
+fn data_dir_error(path: &Path) -> impl FnOnce(std::io::Error) -> ServeError + '_ {
+    move |source| ServeError::DataDir {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Creates the data directory (0700) if it is missing.
+fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(data_dir_error(dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(data_dir_error(dir))?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads the root key from the configured source; on a fresh data directory with no source,
+/// generates `<data_dir>/root.key` (0600).
+fn load_root_key(settings: &Settings, fresh: bool) -> Result<RootKey, ServeError> {
+    if let Some(path) = &settings.root_key_file {
+        return Ok(FileRootKey::new(path).load()?);
+    }
+    let env = EnvRootKey::new(EnvRootKey::DEFAULT_VAR);
+    if env.is_set() {
+        return Ok(env.load()?);
+    }
+    let default = settings.data_dir.join(ROOT_KEY_FILE);
+    if default.exists() {
+        return Ok(FileRootKey::new(&default).load()?);
+    }
+    if !fresh {
+        return Err(ServeError::MissingRootKey {
+            data_dir: settings.data_dir.clone(),
+            root_key: default,
+        });
+    }
+    let key = RootKey::generate().map_err(signet_core::CoreError::from)?;
+    key.write_new_file(&default)?;
+    tracing::info!(path = %default.display(), "generated a new root key; back it up");
+    Ok(key)
+}
+
+fn write_admin_token(dir: &Path, token: &NewToken) -> Result<PathBuf, ServeError> {
+    use std::io::Write;
+    let path = dir.join(ADMIN_TOKEN_FILE);
+    let err = |source| ServeError::AdminToken {
+        path: path.clone(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(err)?;
+    file.write_all(token.expose().as_bytes()).map_err(err)?;
+    file.write_all(b"\n").map_err(err)?;
+    file.sync_all().map_err(err)?;
+    Ok(path)
+}
+
+/// Opens the store and the root key and checks that they belong together. Used by `serve` and
+/// by offline admin commands.
+pub async fn open_kms(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    create_if_missing: bool,
+) -> Result<(Arc<Kms>, Option<NewToken>), ServeError> {
+    let db_path = settings.data_dir.join(DB_FILE);
+    let fresh = !db_path.exists();
+    if fresh && !create_if_missing {
+        return Err(ServeError::NoStore(settings.data_dir.clone()));
+    }
+    prepare_data_dir(&settings.data_dir)?;
+    let root = load_root_key(settings, fresh)?;
+    let store = SqliteStore::open(&db_path).await.map_err(ServeError::Store)?;
+    let boot = bootstrap(&store, &root).await?;
+    if let Some(token) = &boot.new_admin_token {
+        write_admin_token(&settings.data_dir, token)?;
+    }
+    let kms = Kms::new(
+        Arc::new(store),
+        clock,
+        Arc::new(root),
+        boot.authenticator,
+        KmsSettings {
+            deletion_window: settings.deletion_window,
+            key_cache_capacity: settings.key_cache_capacity,
+        },
+    );
+    Ok((kms, boot.new_admin_token))
+}
+
+/// Starts the server and its background jobs; returns once it is listening.
+pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running, ServeError> {
+    if !settings.listen.ip().is_loopback() {
+        if settings.insecure_plaintext {
+            tracing::warn!(addr = %settings.listen, "serving plaintext gRPC on a non-loopback address");
+        } else {
+            return Err(ServeError::PlaintextNotLoopback(settings.listen));
+        }
+    }
+    let (kms, new_admin_token) = open_kms(&settings, clock, true).await?;
+    let resumed = kms.recover_pending_operations().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resuming operations interrupted by the last stop");
+    }
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: settings.listen,
+        source,
+    })?;
+
+    let jobs = vec![spawn_destruction_job(
+        Arc::clone(&kms),
+        settings.destroy_interval,
+    )];
+
+    let (tx, rx) = oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .layer(RequestIdLayer)
+        .add_service(AsymmetricSignatureKeyServiceServer::new(KeyService::new(
+            Arc::clone(&kms),
+        )))
+        .add_service(AsymmetricSignatureCryptoServiceServer::new(
+            CryptoService::new(Arc::clone(&kms)),
+        ))
+        .add_service(OperationServiceServer::new(OperationService::new(
+            Arc::clone(&kms),
+        )));
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let server = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(addr = %local_addr, data_dir = %settings.data_dir.display(), "signet is listening (gRPC, plaintext)");
+    Ok(Running {
+        local_addr,
+        kms,
+        data_dir: settings.data_dir,
+        new_admin_token,
+        shutdown: Some(tx),
+        server,
+        jobs,
+    })
+}
+
+fn spawn_destruction_job(kms: Arc<Kms>, every: std::time::Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = kms.destroy_expired_keys().await {
+                tracing::warn!(error = %e, "the destruction job failed; it will retry");
+            }
+        }
+    })
+}

@@ -1,0 +1,230 @@
+//! Configuration: a TOML file (raw, `deny_unknown_fields`), overridden by `SIGNET_*`
+//! environment variables, overridden by command-line flags, turned once into validated
+//! [`Settings`]. `config/signet.example.toml` documents every key.
+
+use serde::Deserialize;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The configuration file as written. Every field is optional.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub root_key_file: Option<PathBuf>,
+    pub insecure_plaintext: Option<bool>,
+    pub deletion_window: Option<String>,
+    pub destroy_interval: Option<String>,
+    pub key_cache_capacity: Option<usize>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// Values given on the command line; they win over everything else.
+pub type Overrides = FileConfig;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Validated settings for one server process.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Root key file; `None` means `SIGNET_ROOT_KEY` if set, else `<data_dir>/root.key`.
+    pub root_key_file: Option<PathBuf>,
+    /// Serve plaintext on a non-loopback address (with a warning). Without it Signet refuses.
+    pub insecure_plaintext: bool,
+    pub deletion_window: Duration,
+    pub destroy_interval: Duration,
+    pub key_cache_capacity: usize,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{setting}: {message}")]
+    Invalid { setting: String, message: String },
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+pub const DEFAULT_DATA_DIR: &str = "./signet-data";
+
+impl Settings {
+    /// Defaults < file < environment < flags.
+    pub fn resolve(
+        config_file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let file = match config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let from_env = FileConfig {
+            data_dir: env("SIGNET_DATA_DIR").map(PathBuf::from),
+            listen: env("SIGNET_LISTEN"),
+            root_key_file: env("SIGNET_ROOT_KEY_FILE").map(PathBuf::from),
+            insecure_plaintext: env("SIGNET_INSECURE_PLAINTEXT")
+                .map(|v| parse_bool("SIGNET_INSECURE_PLAINTEXT", &v))
+                .transpose()?,
+            deletion_window: env("SIGNET_DELETION_WINDOW"),
+            destroy_interval: env("SIGNET_DESTROY_INTERVAL"),
+            key_cache_capacity: env("SIGNET_KEY_CACHE_CAPACITY")
+                .map(|v| {
+                    v.parse().map_err(|_| invalid("SIGNET_KEY_CACHE_CAPACITY", "not a number"))
+                })
+                .transpose()?,
+            log_format: env("SIGNET_LOG_FORMAT"),
+            log_level: env("SIGNET_LOG_LEVEL"),
+        };
+        let merged = merge(merge(file, from_env), flags);
+
+        let listen_text = merged.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text
+            .to_socket_addrs()
+            .map_err(|e| invalid("listen", &format!("{listen_text:?} is not HOST:PORT ({e})")))?
+            .next()
+            .ok_or_else(|| invalid("listen", &format!("{listen_text:?} resolves to nothing")))?;
+        let key_cache_capacity = merged.key_cache_capacity.unwrap_or(100_000);
+        if key_cache_capacity == 0 {
+            return Err(invalid("key_cache_capacity", "must be at least 1"));
+        }
+        Ok(Settings {
+            data_dir: merged
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen,
+            root_key_file: merged.root_key_file,
+            insecure_plaintext: merged.insecure_plaintext.unwrap_or(false),
+            deletion_window: duration("deletion_window", merged.deletion_window, "72h")?,
+            destroy_interval: duration("destroy_interval", merged.destroy_interval, "1m")?,
+            key_cache_capacity,
+            log_format: match merged.log_format.as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(invalid("log_format", &format!("{other:?} is not text or json")));
+                }
+            },
+            log_level: merged.log_level.unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
+    FileConfig {
+        data_dir: high.data_dir.or(low.data_dir),
+        listen: high.listen.or(low.listen),
+        root_key_file: high.root_key_file.or(low.root_key_file),
+        insecure_plaintext: high.insecure_plaintext.or(low.insecure_plaintext),
+        deletion_window: high.deletion_window.or(low.deletion_window),
+        destroy_interval: high.destroy_interval.or(low.destroy_interval),
+        key_cache_capacity: high.key_cache_capacity.or(low.key_cache_capacity),
+        log_format: high.log_format.or(low.log_format),
+        log_level: high.log_level.or(low.log_level),
+    }
+}
+
+fn invalid(setting: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.into(),
+        message: message.into(),
+    }
+}
+
+fn parse_bool(setting: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(invalid(setting, "must be true or false")),
+    }
+}
+
+fn duration(setting: &str, value: Option<String>, default: &str) -> Result<Duration, ConfigError> {
+    let text = value.unwrap_or_else(|| default.to_owned());
+    humantime::parse_duration(&text)
+        .map_err(|e| invalid(setting, &format!("{text:?} is not a duration like 72h or 30s ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn precedence_defaults_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signet.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/from/file\"\nlisten = \"127.0.0.1:1000\"\ndeletion_window = \"1h\"\nkey_cache_capacity = 5\n",
+        )
+        .unwrap();
+        let env: HashMap<&str, &str> =
+            HashMap::from([("SIGNET_LISTEN", "127.0.0.1:2000"), ("SIGNET_DELETION_WINDOW", "2h")]);
+        let flags = Overrides {
+            deletion_window: Some("3h".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(Some(&path), |k| env.get(k).map(|v| v.to_string()), flags).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(s.listen.port(), 2000);
+        assert_eq!(s.deletion_window, Duration::from_secs(3 * 3600));
+        assert_eq!(s.key_cache_capacity, 5);
+
+        let d = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(d.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(d.deletion_window, Duration::from_secs(72 * 3600));
+        assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        assert!(matches!(
+            Settings::resolve(Some(&path), |_| None, Overrides::default()),
+            Err(ConfigError::Parse { .. })
+        ));
+        let flags = Overrides {
+            deletion_window: Some("soon".into()),
+            ..Default::default()
+        };
+        assert!(Settings::resolve(None, |_| None, flags).is_err());
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/signet.example.toml");
+        Settings::resolve(Some(&path), |_| None, Overrides::default()).unwrap();
+    }
+}

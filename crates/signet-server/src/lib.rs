@@ -1,0 +1,14 @@
+//! Signet's server: thin gRPC handlers (decode → core → encode), the authentication entry
+//! point, the one table from error kind to gRPC and HTTP codes, configuration, and the
+//! composition root that wires the store, the root key and the core together.
+//!
+//! Business rules do not live here; they are in `signet-core`.
+
+pub mod app;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod grpc;
+
+pub use app::{Running, ServeError, open_kms, start};
+pub use config::{LogFormat, Overrides, Settings};

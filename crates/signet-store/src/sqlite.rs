@@ -1,0 +1,519 @@
+//! The SQLite adapter: the embedded default store, one database file.
+//!
+//! Concurrency: SQLite admits one writer at a time, and a deferred transaction that upgrades
+//! from reading to writing can fail with `SQLITE_BUSY` at once, whatever the busy timeout. So
+//! every write goes through a pool of exactly one connection (writers in this process queue
+//! for it, bounded by the acquire timeout) and starts with `BEGIN IMMEDIATE`, which takes the
+//! write lock up front and waits the busy timeout for another process's writer. Reads go
+//! through a separate pool of query-only connections; in WAL mode they never block the writer
+//! nor wait for it, and each read sees the last committed state.
+
+use crate::codec::{KeyColumns, OperationColumns, encode_labels, encode_result, sql_limit};
+use crate::error::{DbClass, map_migrate, map_sqlx};
+use crate::migrations;
+use async_trait::async_trait;
+use signet_core::domain::{FolderId, KeyId, KeyRecord, OperationId, OperationRecord, Timestamp};
+use signet_core::store::{KeyWrite, OperationCursor, Store, StoreError, Write};
+use signet_crypto::SealedKey;
+use sqlx::error::DatabaseError;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+macro_rules! key_columns {
+    () => {
+        "id, folder_id, created_at, name, description, labels, status, algorithm, \
+         deletion_protection, public_key_pem, sealed, deleted_at, destroyed_at, version"
+    };
+}
+
+macro_rules! operation_columns {
+    () => {
+        "id, kind, resource_id, description, created_at, created_by, modified_at, done, result"
+    };
+}
+
+/// Tuning for [`SqliteStore::open_with`]. The defaults suit one server process.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// How long a statement waits for a lock held by another connection (another process, in
+    /// practice) before the call fails with [`StoreError::Unavailable`].
+    pub busy_timeout: Duration,
+    /// How long a call waits for a free connection, e.g. for its turn at the single writer
+    /// connection, before it fails with [`StoreError::Unavailable`].
+    pub acquire_timeout: Duration,
+    /// The number of read connections.
+    pub max_readers: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            busy_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(30),
+            max_readers: 4,
+        }
+    }
+}
+
+/// A [`Store`] in one SQLite database file (WAL mode, `synchronous=FULL`: a write is durable
+/// when [`Store::write`] returns).
+pub struct SqliteStore {
+    path: PathBuf,
+    /// Exactly one connection: see the module docs.
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl fmt::Debug for SqliteStore {
+    // Only the location: pools and rows are nobody's business in a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database at `path` with default options, creating the file if it is missing,
+    /// and applies any pending migration.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, &SqliteOptions::default()).await
+    }
+
+    /// Like [`SqliteStore::open`], with explicit options.
+    pub async fn open_with(
+        path: &Path,
+        options: &SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let common = SqliteConnectOptions::new()
+            .filename(path)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(options.busy_timeout);
+
+        // WAL is a property of the file; only the writer sets it (switching needs an exclusive
+        // lock that the busy timeout does not cover, so readers must not try).
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(
+                common
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await
+            .map_err(map_error)?;
+
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&writer)
+            .await
+            .map_err(map_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            writer.close().await;
+            return Err(StoreError::Other(
+                format!("the database could not be switched to WAL mode (it is in {mode} mode)")
+                    .into(),
+            ));
+        }
+
+        let migrator = migrations::migrator(migrations::SQLITE)
+            .await
+            .map_err(|e| map_migrate(e, classify))?;
+        if let Err(e) = migrator.run(&writer).await {
+            writer.close().await;
+            return Err(map_migrate(e, classify));
+        }
+
+        let readers = SqlitePoolOptions::new()
+            .max_connections(options.max_readers.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(common.pragma("query_only", "ON"))
+            .await
+            .map_err(map_error)?;
+
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer,
+            readers,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection, waiting for calls in progress. Later calls fail with
+    /// [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.readers.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT value FROM meta WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(map_error)?;
+        row.map(|row| Columns::new(&row, "meta", name.to_owned()).get("value"))
+            .transpose()
+    }
+
+    async fn put_meta_if_absent(&self, name: &str, value: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.writer)
+        .await
+        .map_err(map_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys WHERE id = ?1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(map_error)?
+        .map(|row| decode_key(&row))
+        .transpose()
+    }
+
+    async fn list_keys(
+        &self,
+        folder: &FolderId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        // `deleted_at IS NULL` is spelled out so that the partial index `keys_by_folder` applies.
+        let query = match after {
+            None => sqlx::query(concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM keys WHERE folder_id = ?1 AND deleted_at IS NULL",
+                " ORDER BY id LIMIT ?2"
+            ))
+            .bind(folder.as_str())
+            .bind(sql_limit(limit)),
+            Some(after) => sqlx::query(concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM keys WHERE folder_id = ?1 AND deleted_at IS NULL AND id > ?3",
+                " ORDER BY id LIMIT ?2"
+            ))
+            .bind(folder.as_str())
+            .bind(sql_limit(limit))
+            .bind(after.as_str()),
+        };
+        let rows = query.fetch_all(&self.readers).await.map_err(map_error)?;
+        rows.iter().map(decode_key).collect()
+    }
+
+    async fn write(&self, write: Write<'_>) -> Result<(), StoreError> {
+        if write.key.is_none() && write.operation.is_none() {
+            return Ok(());
+        }
+        // Encode before taking the write lock.
+        let key = write
+            .key
+            .map(|key| {
+                let (KeyWrite::Insert(record) | KeyWrite::Update { record, .. }) = key;
+                encode_labels(&record.labels).map(|labels| (key, labels))
+            })
+            .transpose()?;
+        let operation = write
+            .operation
+            .map(|op| encode_result(&op.result).map(|result| (op, result)))
+            .transpose()?;
+
+        // Dropping `tx` on any early return rolls the whole write back.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_error)?;
+
+        match &key {
+            None => {}
+            Some((KeyWrite::Insert(record), labels)) => {
+                bind_key(sqlx::query(INSERT_KEY), record, labels)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| {
+                        map_sqlx(e, classify, || format!("key {} already exists", record.id))
+                    })?;
+            }
+            Some((
+                KeyWrite::Update {
+                    record,
+                    expected_version,
+                },
+                labels,
+            )) => {
+                let done = bind_key(sqlx::query(UPDATE_KEY), record, labels)
+                    .bind(*expected_version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_error)?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict(format!(
+                        "key {} is missing or no longer at version {expected_version}",
+                        record.id
+                    )));
+                }
+            }
+        }
+
+        if let Some((op, result)) = &operation {
+            sqlx::query(UPSERT_OPERATION)
+                .bind(op.id.as_str())
+                .bind(op.kind.as_str())
+                .bind(op.resource_id.as_str())
+                .bind(op.description.as_str())
+                .bind(op.created_at.as_micros())
+                .bind(op.created_by.as_str())
+                .bind(op.modified_at.as_micros())
+                .bind(op.done())
+                .bind(result.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_error)?;
+        }
+
+        tx.commit().await.map_err(map_error)
+    }
+
+    async fn get_operation(&self, id: &OperationId) -> Result<Option<OperationRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            operation_columns!(),
+            " FROM operations WHERE id = ?1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(map_error)?
+        .map(|row| decode_operation(&row))
+        .transpose()
+    }
+
+    async fn list_operations(
+        &self,
+        resource_id: &str,
+        after: Option<&OperationCursor>,
+        limit: usize,
+    ) -> Result<Vec<OperationRecord>, StoreError> {
+        let query = match after {
+            None => sqlx::query(concat!(
+                "SELECT ",
+                operation_columns!(),
+                " FROM operations WHERE resource_id = ?1",
+                " ORDER BY created_at, id LIMIT ?2"
+            ))
+            .bind(resource_id)
+            .bind(sql_limit(limit)),
+            // A row-value comparison, so that the (resource_id, created_at, id) index is used.
+            Some(cursor) => sqlx::query(concat!(
+                "SELECT ",
+                operation_columns!(),
+                " FROM operations WHERE resource_id = ?1 AND (created_at, id) > (?3, ?4)",
+                " ORDER BY created_at, id LIMIT ?2"
+            ))
+            .bind(resource_id)
+            .bind(sql_limit(limit))
+            .bind(cursor.created_at.as_micros())
+            .bind(cursor.id.as_str()),
+        };
+        let rows = query.fetch_all(&self.readers).await.map_err(map_error)?;
+        rows.iter().map(decode_operation).collect()
+    }
+
+    async fn pending_operations(&self) -> Result<Vec<OperationRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            operation_columns!(),
+            " FROM operations WHERE done = 0 ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(map_error)?;
+        rows.iter().map(decode_operation).collect()
+    }
+
+    async fn keys_due_for_destruction(
+        &self,
+        deleted_before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        // The first two conditions are the partial index `keys_by_deletion`'s.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys WHERE deleted_at IS NOT NULL AND sealed IS NOT NULL",
+            " AND deleted_at <= ?1 ORDER BY deleted_at, id LIMIT ?2"
+        ))
+        .bind(deleted_before.as_micros())
+        .bind(sql_limit(limit))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(map_error)?;
+        rows.iter().map(decode_key).collect()
+    }
+}
+
+const INSERT_KEY: &str = concat!(
+    "INSERT INTO keys (",
+    key_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+);
+
+const UPDATE_KEY: &str = "UPDATE keys SET folder_id = ?2, created_at = ?3, name = ?4, \
+    description = ?5, labels = ?6, status = ?7, algorithm = ?8, deletion_protection = ?9, \
+    public_key_pem = ?10, sealed = ?11, deleted_at = ?12, destroyed_at = ?13, version = ?14 \
+    WHERE id = ?1 AND version = ?15";
+
+const UPSERT_OPERATION: &str = concat!(
+    "INSERT INTO operations (",
+    operation_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO UPDATE SET ",
+    "kind = excluded.kind, resource_id = excluded.resource_id, ",
+    "description = excluded.description, created_at = excluded.created_at, ",
+    "created_by = excluded.created_by, modified_at = excluded.modified_at, ",
+    "done = excluded.done, result = excluded.result"
+);
+
+type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+/// Binds `?1`..`?14` in [`key_columns!`] order.
+fn bind_key<'q>(query: Query<'q>, record: &'q KeyRecord, labels: &'q str) -> Query<'q> {
+    query
+        .bind(record.id.as_str())
+        .bind(record.folder_id.as_str())
+        .bind(record.created_at.as_micros())
+        .bind(record.name.as_str())
+        .bind(record.description.as_str())
+        .bind(labels)
+        .bind(record.status.wire_number())
+        .bind(record.algorithm.wire_number())
+        .bind(record.deletion_protection)
+        .bind(record.public_key_pem.as_deref())
+        .bind(record.sealed.as_ref().map(SealedKey::as_bytes))
+        .bind(record.deleted_at.map(Timestamp::as_micros))
+        .bind(record.destroyed_at.map(Timestamp::as_micros))
+        .bind(record.version)
+}
+
+/// Reads one row's columns, reporting a column that does not decode as `Corrupt` by name.
+struct Columns<'r> {
+    row: &'r SqliteRow,
+    table: &'static str,
+    id: String,
+}
+
+impl<'r> Columns<'r> {
+    fn new(row: &'r SqliteRow, table: &'static str, id: String) -> Self {
+        Columns { row, table, id }
+    }
+
+    /// Starts with the row's `id` column.
+    fn with_id(row: &'r SqliteRow, table: &'static str) -> Result<Self, StoreError> {
+        let id = Columns::new(row, table, String::new()).get("id")?;
+        Ok(Columns::new(row, table, id))
+    }
+
+    fn get<T>(&self, column: &str) -> Result<T, StoreError>
+    where
+        T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+    {
+        self.row.try_get(column).map_err(|e| match e {
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                crate::codec::corrupt(self.table, &self.id, column)
+            }
+            e => map_error(e),
+        })
+    }
+}
+
+fn decode_key(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
+    let c = Columns::with_id(row, "keys")?;
+    KeyColumns {
+        folder_id: c.get("folder_id")?,
+        created_at: c.get("created_at")?,
+        name: c.get("name")?,
+        description: c.get("description")?,
+        labels: c.get("labels")?,
+        status: c.get("status")?,
+        algorithm: c.get("algorithm")?,
+        deletion_protection: c.get("deletion_protection")?,
+        public_key_pem: c.get("public_key_pem")?,
+        sealed: c.get("sealed")?,
+        deleted_at: c.get("deleted_at")?,
+        destroyed_at: c.get("destroyed_at")?,
+        version: c.get("version")?,
+        id: c.id,
+    }
+    .decode()
+}
+
+fn decode_operation(row: &SqliteRow) -> Result<OperationRecord, StoreError> {
+    let c = Columns::with_id(row, "operations")?;
+    OperationColumns {
+        kind: c.get("kind")?,
+        resource_id: c.get("resource_id")?,
+        description: c.get("description")?,
+        created_at: c.get("created_at")?,
+        created_by: c.get("created_by")?,
+        modified_at: c.get("modified_at")?,
+        done: c.get("done")?,
+        result: c.get("result")?,
+        id: c.id,
+    }
+    .decode()
+}
+
+fn map_error(e: sqlx::Error) -> StoreError {
+    map_sqlx(e, classify, || "a unique constraint was violated".into())
+}
+
+// SQLite primary result codes (https://sqlite.org/rescode.html); extended codes carry the
+// primary one in their low byte.
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+const SQLITE_IOERR: i64 = 10;
+const SQLITE_CORRUPT: i64 = 11;
+const SQLITE_FULL: i64 = 13;
+const SQLITE_CANTOPEN: i64 = 14;
+const SQLITE_PROTOCOL: i64 = 15;
+const SQLITE_NOTADB: i64 = 26;
+
+fn classify(e: &dyn DatabaseError) -> DbClass {
+    let primary = e
+        .code()
+        .and_then(|code| code.parse::<i64>().ok())
+        .map(|code| code & 0xff);
+    match primary {
+        Some(
+            SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_FULL | SQLITE_CANTOPEN
+            | SQLITE_PROTOCOL,
+        ) => DbClass::Transient,
+        Some(SQLITE_CORRUPT | SQLITE_NOTADB) => DbClass::Corrupt,
+        _ => DbClass::Other,
+    }
+}

@@ -1,0 +1,323 @@
+//! Test support for Signet (a dev-dependency only): [`TestServer::builder`] starts a real
+//! server in-process on a loopback port with a temporary data directory and a controllable
+//! clock, and hands out authenticated gRPC clients. Also helpers to find the test-only tools
+//! (Python venv, `openssl`) and verify signatures with them.
+//!
+//! The end-to-end suite lives in this crate's `tests/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: fail loudly
+
+use signet_core::domain::{Clock, ManualClock, SystemClock};
+use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_crypto_service_client::AsymmetricSignatureCryptoServiceClient;
+use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_key_service_client::AsymmetricSignatureKeyServiceClient;
+use signet_proto::yandex::cloud::operation::Operation;
+use signet_proto::yandex::cloud::operation::operation_service_client::OperationServiceClient;
+use signet_server::{Overrides, Running, Settings};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone, Debug)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Bearer {
+    pub fn new(token: Option<&str>) -> Bearer {
+        Bearer(token.map(|t| format!("Bearer {t}").parse().unwrap()))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+#[derive(Debug)]
+pub struct TestServerBuilder {
+    data_dir: Option<PathBuf>,
+    deletion_window: Option<String>,
+    root_key_file: Option<PathBuf>,
+    clock: Option<ManualClock>,
+}
+
+impl TestServerBuilder {
+    /// Reuse a data directory (for restart tests).
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_owned());
+        self
+    }
+
+    pub fn deletion_window(mut self, w: &str) -> Self {
+        self.deletion_window = Some(w.to_owned());
+        self
+    }
+
+    pub fn root_key_file(mut self, path: &Path) -> Self {
+        self.root_key_file = Some(path.to_owned());
+        self
+    }
+
+    pub fn clock(mut self, clock: ManualClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    fn settings(&self, dir: &Path) -> Settings {
+        Settings::resolve(
+            None,
+            |_| None,
+            Overrides {
+                data_dir: Some(dir.to_owned()),
+                listen: Some("127.0.0.1:0".into()),
+                root_key_file: self.root_key_file.clone(),
+                deletion_window: self.deletion_window.clone(),
+                ..Overrides::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// Starts the server; panics with the error on failure.
+    pub async fn start(self) -> TestServer {
+        self.try_start().await.unwrap()
+    }
+
+    /// Starts the server, returning the start error (for tests of refusals).
+    pub async fn try_start(self) -> Result<TestServer, signet_server::ServeError> {
+        let (dir, temp) = match &self.data_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let t = tempfile::tempdir().unwrap();
+                (t.path().join("data"), Some(t))
+            }
+        };
+        let clock = self
+            .clock
+            .clone()
+            .unwrap_or_else(|| ManualClock::new(SystemClock.now()));
+        let running =
+            signet_server::start(self.settings(&dir), Arc::new(clock.clone()) as Arc<dyn Clock>)
+                .await?;
+        let token = std::fs::read_to_string(dir.join(signet_server::app::ADMIN_TOKEN_FILE))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let channel = Channel::from_shared(format!("http://{}", running.local_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Ok(TestServer {
+            running: Some(running),
+            token,
+            dir,
+            _temp: temp,
+            clock,
+            channel,
+        })
+    }
+}
+
+/// A server running in this process.
+pub struct TestServer {
+    running: Option<Running>,
+    pub token: String,
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    pub clock: ManualClock,
+    pub channel: Channel,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("dir", &self.dir)
+            .field("token", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestServer {
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder {
+            data_dir: None,
+            deletion_window: None,
+            root_key_file: None,
+            clock: None,
+        }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.running.as_ref().unwrap().local_addr
+    }
+
+    pub fn kms(&self) -> &Arc<signet_core::Kms> {
+        &self.running.as_ref().unwrap().kms
+    }
+
+    fn bearer(&self) -> Bearer {
+        Bearer::new(Some(&self.token))
+    }
+
+    pub fn keys(&self) -> AsymmetricSignatureKeyServiceClient<Authed> {
+        AsymmetricSignatureKeyServiceClient::with_interceptor(self.channel.clone(), self.bearer())
+    }
+
+    pub fn crypto(&self) -> AsymmetricSignatureCryptoServiceClient<Authed> {
+        AsymmetricSignatureCryptoServiceClient::with_interceptor(
+            self.channel.clone(),
+            self.bearer(),
+        )
+    }
+
+    pub fn operations(&self) -> OperationServiceClient<Authed> {
+        OperationServiceClient::with_interceptor(self.channel.clone(), self.bearer())
+    }
+
+    /// Clients sending the given token (or none).
+    pub fn crypto_as(&self, token: Option<&str>) -> AsymmetricSignatureCryptoServiceClient<Authed> {
+        AsymmetricSignatureCryptoServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer::new(token),
+        )
+    }
+
+    pub fn keys_as(&self, token: Option<&str>) -> AsymmetricSignatureKeyServiceClient<Authed> {
+        AsymmetricSignatureKeyServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// Polls an operation until it is done (at most 60 s).
+    pub async fn wait(&self, op: Operation) -> Operation {
+        let mut op = op;
+        let mut ops = self.operations();
+        for _ in 0..6000 {
+            if op.done {
+                return op;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            op = ops
+                .get(signet_proto::yandex::cloud::operation::GetOperationRequest {
+                    operation_id: op.id.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+        }
+        panic!("operation {} did not finish", op.id);
+    }
+
+    /// Stops the server (gracefully), keeping its data directory for a restart.
+    pub async fn stop(mut self) -> StoppedServer {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
+        StoppedServer {
+            dir: self.dir.clone(),
+            _temp: self._temp.take(),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+/// A stopped server's data directory.
+#[derive(Debug)]
+pub struct StoppedServer {
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    pub clock: ManualClock,
+}
+
+impl StoppedServer {
+    pub async fn restart(mut self) -> TestServer {
+        let mut server = TestServer::builder()
+            .data_dir(&self.dir)
+            .clock(self.clock.clone())
+            .start()
+            .await;
+        server._temp = self._temp.take();
+        server
+    }
+}
+
+/// The workspace root (for compat/ scripts).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The Python interpreter of the test venv (with `yandexcloud` and `cryptography`). Fails the
+/// test, never skips, when it is missing.
+pub fn python() -> PathBuf {
+    let candidate = std::env::var_os("SIGNET_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
+    assert!(
+        candidate.exists(),
+        "Python test venv not found at {}; run scripts/dev-deps (or scripts/test)",
+        candidate.display()
+    );
+    candidate
+}
+
+/// Verifies `signature` over `data` with the `openssl` CLI. `prehashed` means `data` is the
+/// digest. Returns whether openssl accepted it.
+pub fn openssl_verify(
+    algorithm: signet_crypto::Algorithm,
+    public_key_pem: &str,
+    data: &[u8],
+    prehashed: bool,
+    signature: &[u8],
+) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let pub_path = dir.path().join("pub.pem");
+    let data_path = dir.path().join("data");
+    let sig_path = dir.path().join("sig");
+    std::fs::write(&pub_path, public_key_pem).unwrap();
+    std::fs::write(&data_path, data).unwrap();
+    std::fs::write(&sig_path, signature).unwrap();
+    let md = algorithm.hash().name();
+    let mut cmd = std::process::Command::new("openssl");
+    let rsa_opts = [
+        "rsa_padding_mode:pss".to_owned(),
+        "rsa_pss_saltlen:digest".to_owned(),
+        format!("rsa_mgf1_md:{md}"),
+    ];
+    if prehashed {
+        cmd.args(["pkeyutl", "-verify", "-pubin", "-inkey"])
+            .arg(&pub_path)
+            .arg("-in")
+            .arg(&data_path)
+            .arg("-sigfile")
+            .arg(&sig_path);
+        if algorithm.is_rsa() {
+            cmd.arg("-pkeyopt").arg(format!("digest:{md}"));
+            for o in &rsa_opts {
+                cmd.arg("-pkeyopt").arg(o);
+            }
+        }
+    } else {
+        cmd.arg("dgst")
+            .arg(format!("-{md}"))
+            .arg("-verify")
+            .arg(&pub_path)
+            .arg("-signature")
+            .arg(&sig_path);
+        if algorithm.is_rsa() {
+            for o in &rsa_opts {
+                cmd.arg("-sigopt").arg(o);
+            }
+        }
+        cmd.arg(&data_path);
+    }
+    let out = cmd.output().expect("the openssl CLI is needed (scripts/dev-deps)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    out.status.success()
+        && (stdout.contains("Verified OK") || stdout.contains("Signature Verified Successfully"))
+}
