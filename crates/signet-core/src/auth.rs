@@ -151,7 +151,10 @@ fn decode_hex32(s: &str) -> Option<[u8; 32]> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resource {
     Folder(FolderId),
-    Key { id: KeyId, folder: FolderId },
+    Key {
+        id: KeyId,
+        folder: FolderId,
+    },
     /// Deployment-wide administration (restore, destruction).
     Deployment,
 }

@@ -35,7 +35,11 @@ pub struct Bootstrapped {
 /// creates the admin token if there is none. Refuses, writing nothing, on a root key mismatch.
 pub async fn bootstrap(store: &dyn Store, root: &RootKey) -> Result<Bootstrapped, BootstrapError> {
     let given = root.check_value();
-    let stored = match store.get_meta(META_ROOT_KEY_CHECK).await.map_err(CoreError::from)? {
+    let stored = match store
+        .get_meta(META_ROOT_KEY_CHECK)
+        .await
+        .map_err(CoreError::from)?
+    {
         Some(v) => v,
         None => {
             store

@@ -1,63 +1,57 @@
-//! Opaque, unforgeable page tokens.
+//! Opaque, unforgeable, compact page tokens.
 //!
-//! A token is `base64url(json) "." base64url(mac)`, where the JSON names the listing it belongs
-//! to (`scope`) and the position after which the next page starts, and the MAC is HMAC-SHA-256
-//! under a key derived from the root key (truncated to 16 bytes). A forged token, or a token of
-//! another listing (another folder, another key), is INVALID_ARGUMENT.
+//! A token is `base64url(version || position || mac)`: the position after which the next page
+//! starts (listing-specific bytes), and a 12-byte HMAC-SHA-256 tag under a key derived from
+//! the root key, computed over the listing's scope (for example `keys:<folder>`) and the
+//! position. The scope is not in the token, so tokens stay short (ListOperations allows only
+//! 100 characters), yet a token of another listing fails the tag check. A forged or foreign
+//! token is INVALID_ARGUMENT.
 
 use crate::domain::Invalid;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 use signet_crypto::RootKey;
 
 const PURPOSE: &str = "signet page token v1";
-const MAC_LEN: usize = 16;
+const VERSION: u8 = 1;
+const MAC_LEN: usize = 12;
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const MAX_PAGE_SIZE: usize = 1000;
-
-#[derive(Serialize, Deserialize)]
-struct Payload<P> {
-    v: u8,
-    s: String,
-    p: P,
-}
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
 }
 
-/// Encodes the position `after` for the listing named `scope`.
-pub fn encode<P: Serialize>(root: &RootKey, scope: &str, after: &P) -> String {
-    let payload = Payload {
-        v: 1,
-        s: scope.to_owned(),
-        p: after,
-    };
-    let json = serde_json::to_vec(&payload).unwrap_or_default();
-    let mac = signet_crypto::root_derived_mac(root, PURPOSE, &json);
-    format!("{}.{}", b64().encode(&json), b64().encode(&mac[..MAC_LEN]))
+fn tag(root: &RootKey, scope: &str, body: &[u8]) -> [u8; 32] {
+    let mut input = Vec::with_capacity(scope.len() + 1 + body.len());
+    input.extend_from_slice(scope.as_bytes());
+    input.push(0);
+    input.extend_from_slice(body);
+    signet_crypto::root_derived_mac(root, PURPOSE, &input)
 }
 
-/// Decodes a token for the listing `scope`; `field` names it in errors.
-pub fn decode<P: for<'de> Deserialize<'de>>(
-    root: &RootKey,
-    scope: &str,
-    field: &str,
-    token: &str,
-) -> Result<P, Invalid> {
+/// Encodes `position` for the listing named `scope`.
+pub fn encode(root: &RootKey, scope: &str, position: &[u8]) -> String {
+    let mut body = Vec::with_capacity(1 + position.len() + MAC_LEN);
+    body.push(VERSION);
+    body.extend_from_slice(position);
+    let mac = tag(root, scope, &body);
+    body.extend_from_slice(&mac[..MAC_LEN]);
+    b64().encode(body)
+}
+
+/// Decodes a token of the listing `scope` back into its position; `field` names it in errors.
+pub fn decode(root: &RootKey, scope: &str, field: &str, token: &str) -> Result<Vec<u8>, Invalid> {
     let bad = || Invalid::one(field, "is not a valid page token for this listing");
-    let (body, mac) = token.split_once('.').ok_or_else(bad)?;
-    let json = b64().decode(body).map_err(|_| bad())?;
-    let mac = b64().decode(mac).map_err(|_| bad())?;
-    let expected = signet_crypto::root_derived_mac(root, PURPOSE, &json);
-    if !signet_crypto::constant_time_eq(&mac, &expected[..MAC_LEN]) {
+    let raw = b64().decode(token).map_err(|_| bad())?;
+    if raw.len() < 1 + MAC_LEN {
         return Err(bad());
     }
-    let payload: Payload<P> = serde_json::from_slice(&json).map_err(|_| bad())?;
-    if payload.v != 1 || payload.s != scope {
+    let (body, mac) = raw.split_at(raw.len() - MAC_LEN);
+    let expected = tag(root, scope, body);
+    if !signet_crypto::constant_time_eq(mac, &expected[..MAC_LEN]) || body[0] != VERSION {
         return Err(bad());
     }
-    Ok(payload.p)
+    Ok(body[1..].to_vec())
 }
 
 /// Page size as requested on the wire: 0 means the default, the range is 0..=1000.
@@ -77,22 +71,22 @@ mod tests {
     #[test]
     fn round_trip_scope_and_forgery() {
         let root = RootKey::generate().unwrap();
-        let t = encode(&root, "keys:f1", &"abc".to_owned());
-        assert_eq!(
-            decode::<String>(&root, "keys:f1", "page_token", &t).unwrap(),
-            "abc"
-        );
-        assert!(decode::<String>(&root, "keys:f2", "page_token", &t).is_err());
+        let t = encode(&root, "keys:f1", b"abc");
+        assert_eq!(decode(&root, "keys:f1", "page_token", &t).unwrap(), b"abc");
+        assert!(decode(&root, "keys:f2", "page_token", &t).is_err());
         let other_root = RootKey::generate().unwrap();
-        assert!(decode::<String>(&other_root, "keys:f1", "page_token", &t).is_err());
-        for forged in ["", ".", "abc", "e30.AAAA", &t.replace('.', "")] {
-            assert!(decode::<String>(&root, "keys:f1", "page_token", forged).is_err());
+        assert!(decode(&other_root, "keys:f1", "page_token", &t).is_err());
+        for forged in ["", ".", "abc", "e30.AAAA", "AAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+            assert!(decode(&root, "keys:f1", "page_token", forged).is_err());
         }
+        // An operations token (8-byte time + 20-character id) fits the wire's 100 characters.
+        let long = encode(&root, "operations:abj", &[7u8; 28]);
+        assert!(long.len() <= 100, "{}", long.len());
         // Changing one character of the body breaks the MAC.
         let mut chars: Vec<char> = t.chars().collect();
         chars[2] = if chars[2] == 'A' { 'B' } else { 'A' };
         let tampered: String = chars.into_iter().collect();
-        assert!(decode::<String>(&root, "keys:f1", "page_token", &tampered).is_err());
+        assert!(decode(&root, "keys:f1", "page_token", &tampered).is_err());
     }
 
     #[test]

@@ -74,8 +74,7 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// Commits `write` atomically and durably.
     async fn write(&self, write: Write<'_>) -> Result<(), StoreError>;
 
-    async fn get_operation(&self, id: &OperationId)
-    -> Result<Option<OperationRecord>, StoreError>;
+    async fn get_operation(&self, id: &OperationId) -> Result<Option<OperationRecord>, StoreError>;
 
     /// Operations on a resource, ordered by `(created_at, id)`, starting after `after`.
     async fn list_operations(

@@ -40,7 +40,10 @@ fn algorithm(field: &str, value: i32) -> Result<Algorithm, Invalid> {
 
 fn page_token(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     if value.chars().count() > max {
-        return Err(Invalid::one(field, format!("must be at most {max} characters")));
+        return Err(Invalid::one(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -49,7 +52,11 @@ pub fn create_key(req: kms::CreateAsymmetricSignatureKeyRequest) -> Result<Creat
     let mut v = Violations::new();
     let folder_id = v.take(FolderId::parse("folder_id", &req.folder_id));
     let name = v.take(check_text("name", &req.name, MAX_NAME_LEN));
-    let description = v.take(check_text("description", &req.description, MAX_DESCRIPTION_LEN));
+    let description = v.take(check_text(
+        "description",
+        &req.description,
+        MAX_DESCRIPTION_LEN,
+    ));
     let labels = v.take(Labels::parse("labels", &req.labels));
     let algorithm = v.take(algorithm("signature_algorithm", req.signature_algorithm));
     v.finish(|| {
@@ -68,7 +75,11 @@ pub fn list_keys(req: kms::ListAsymmetricSignatureKeysRequest) -> Result<ListKey
     let mut v = Violations::new();
     let folder_id = v.take(FolderId::parse("folder_id", &req.folder_id));
     let page_size = v.take(paging::page_size("page_size", req.page_size));
-    let token = v.take(page_token("page_token", &req.page_token, MAX_KEYS_PAGE_TOKEN));
+    let token = v.take(page_token(
+        "page_token",
+        &req.page_token,
+        MAX_KEYS_PAGE_TOKEN,
+    ));
     v.finish(|| {
         Some(ListKeys {
             folder_id: folder_id?,
@@ -102,7 +113,11 @@ pub fn update_key(req: kms::UpdateAsymmetricSignatureKeyRequest) -> Result<Updat
         }
     }
     let name = v.take(check_text("name", &req.name, MAX_NAME_LEN));
-    let description = v.take(check_text("description", &req.description, MAX_DESCRIPTION_LEN));
+    let description = v.take(check_text(
+        "description",
+        &req.description,
+        MAX_DESCRIPTION_LEN,
+    ));
     let labels = v.take(Labels::parse("labels", &req.labels));
     let status = if mask.contains(&UpdateField::Status) {
         match KeyStatus::from_wire_number(req.status) {
@@ -134,7 +149,11 @@ pub fn list_operations(
     let mut v = Violations::new();
     let key_id = v.take(key_id("key_id", &req.key_id));
     let page_size = v.take(paging::page_size("page_size", req.page_size));
-    let token = v.take(page_token("page_token", &req.page_token, MAX_OPERATIONS_PAGE_TOKEN));
+    let token = v.take(page_token(
+        "page_token",
+        &req.page_token,
+        MAX_OPERATIONS_PAGE_TOKEN,
+    ));
     v.finish(|| {
         Some(ListOperations {
             key_id: key_id?,
@@ -277,7 +296,13 @@ mod tests {
         let e = create_key(bad).unwrap_err();
         assert_eq!(
             fields(&e),
-            ["folder_id", "name", "description", "labels", "signature_algorithm"]
+            [
+                "folder_id",
+                "name",
+                "description",
+                "labels",
+                "signature_algorithm"
+            ]
         );
         for alg in [14, 9999, -1] {
             let mut r = create_req();
@@ -309,12 +334,20 @@ mod tests {
             r.update_mask = Some(FieldMask {
                 paths: vec![bad_path.into()],
             });
-            assert_eq!(fields(&update_key(r).unwrap_err()), ["update_mask"], "{bad_path}");
+            assert_eq!(
+                fields(&update_key(r).unwrap_err()),
+                ["update_mask"],
+                "{bad_path}"
+            );
         }
         for bad_status in [0, 1, 4] {
             let mut r = base.clone();
             r.status = bad_status;
-            assert_eq!(fields(&update_key(r).unwrap_err()), ["status"], "{bad_status}");
+            assert_eq!(
+                fields(&update_key(r).unwrap_err()),
+                ["status"],
+                "{bad_status}"
+            );
         }
     }
 
@@ -343,20 +376,24 @@ mod tests {
             page_size: 1001,
             page_token: "x".repeat(257),
         };
-        assert_eq!(fields(&list_keys(r).unwrap_err()), ["page_size", "page_token"]);
+        assert_eq!(
+            fields(&list_keys(r).unwrap_err()),
+            ["page_size", "page_token"]
+        );
         let r = kms::ListAsymmetricSignatureKeyOperationsRequest {
             key_id: "k".into(),
             page_size: -1,
             page_token: "x".repeat(101),
         };
-        assert_eq!(fields(&list_operations(r).unwrap_err()), ["page_size", "page_token"]);
+        assert_eq!(
+            fields(&list_operations(r).unwrap_err()),
+            ["page_size", "page_token"]
+        );
     }
 
     #[test]
     fn any_packing_uses_type_googleapis_urls() {
-        let any = pack(&kms::CreateAsymmetricSignatureKeyMetadata {
-            key_id: "k".into(),
-        });
+        let any = pack(&kms::CreateAsymmetricSignatureKeyMetadata { key_id: "k".into() });
         assert_eq!(
             any.type_url,
             "type.googleapis.com/yandex.cloud.kms.v1.asymmetricsignature.CreateAsymmetricSignatureKeyMetadata"

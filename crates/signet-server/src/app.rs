@@ -39,7 +39,10 @@ pub enum ServeError {
          SIGNET_ROOT_KEY and --root-key-file). Refusing to create a new root key, which could never \
          open the existing keys"
     )]
-    MissingRootKey { data_dir: PathBuf, root_key: PathBuf },
+    MissingRootKey {
+        data_dir: PathBuf,
+        root_key: PathBuf,
+    },
     #[error("{0} holds no Signet store; start `signet serve --data-dir` on it first")]
     NoStore(PathBuf),
     #[error("root key")]
@@ -190,7 +193,9 @@ pub async fn open_kms(
     }
     prepare_data_dir(&settings.data_dir)?;
     let root = load_root_key(settings, fresh)?;
-    let store = SqliteStore::open(&db_path).await.map_err(ServeError::Store)?;
+    let store = SqliteStore::open(&db_path)
+        .await
+        .map_err(ServeError::Store)?;
     let boot = bootstrap(&store, &root).await?;
     if let Some(token) = &boot.new_admin_token {
         write_admin_token(&settings.data_dir, token)?;

@@ -99,7 +99,8 @@ impl Settings {
             destroy_interval: env("SIGNET_DESTROY_INTERVAL"),
             key_cache_capacity: env("SIGNET_KEY_CACHE_CAPACITY")
                 .map(|v| {
-                    v.parse().map_err(|_| invalid("SIGNET_KEY_CACHE_CAPACITY", "not a number"))
+                    v.parse()
+                        .map_err(|_| invalid("SIGNET_KEY_CACHE_CAPACITY", "not a number"))
                 })
                 .transpose()?,
             log_format: env("SIGNET_LOG_FORMAT"),
@@ -131,7 +132,10 @@ impl Settings {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
                 Some(other) => {
-                    return Err(invalid("log_format", &format!("{other:?} is not text or json")));
+                    return Err(invalid(
+                        "log_format",
+                        &format!("{other:?} is not text or json"),
+                    ));
                 }
             },
             log_level: merged.log_level.unwrap_or_else(|| "info".into()),
@@ -170,8 +174,12 @@ fn parse_bool(setting: &str, v: &str) -> Result<bool, ConfigError> {
 
 fn duration(setting: &str, value: Option<String>, default: &str) -> Result<Duration, ConfigError> {
     let text = value.unwrap_or_else(|| default.to_owned());
-    humantime::parse_duration(&text)
-        .map_err(|e| invalid(setting, &format!("{text:?} is not a duration like 72h or 30s ({e})")))
+    humantime::parse_duration(&text).map_err(|e| {
+        invalid(
+            setting,
+            &format!("{text:?} is not a duration like 72h or 30s ({e})"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -188,13 +196,16 @@ mod tests {
             "data_dir = \"/from/file\"\nlisten = \"127.0.0.1:1000\"\ndeletion_window = \"1h\"\nkey_cache_capacity = 5\n",
         )
         .unwrap();
-        let env: HashMap<&str, &str> =
-            HashMap::from([("SIGNET_LISTEN", "127.0.0.1:2000"), ("SIGNET_DELETION_WINDOW", "2h")]);
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("SIGNET_LISTEN", "127.0.0.1:2000"),
+            ("SIGNET_DELETION_WINDOW", "2h"),
+        ]);
         let flags = Overrides {
             deletion_window: Some("3h".into()),
             ..Default::default()
         };
-        let s = Settings::resolve(Some(&path), |k| env.get(k).map(|v| v.to_string()), flags).unwrap();
+        let s =
+            Settings::resolve(Some(&path), |k| env.get(k).map(|v| v.to_string()), flags).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/from/file"));
         assert_eq!(s.listen.port(), 2000);
         assert_eq!(s.deletion_window, Duration::from_secs(3 * 3600));

@@ -17,7 +17,9 @@ impl RequestId {
     /// Accepts a client-sent id if it is 1–128 visible ASCII characters; else makes a new one.
     fn from_header(value: Option<&http::HeaderValue>) -> RequestId {
         match value.and_then(|v| v.to_str().ok()) {
-            Some(s) if !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(s)
+                if !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
                 RequestId(s.to_owned())
             }
             _ => RequestId::generate(),
@@ -120,7 +122,10 @@ pub struct CallContext {
 
 impl CallContext {
     /// Authenticates a gRPC call.
-    pub fn authenticate<T>(kms: &Kms, request: &tonic::Request<T>) -> Result<CallContext, tonic::Status> {
+    pub fn authenticate<T>(
+        kms: &Kms,
+        request: &tonic::Request<T>,
+    ) -> Result<CallContext, tonic::Status> {
         let request_id = request_id_of(request);
         let header = request
             .metadata()

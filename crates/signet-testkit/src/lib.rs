@@ -103,9 +103,11 @@ impl TestServerBuilder {
             .clock
             .clone()
             .unwrap_or_else(|| ManualClock::new(SystemClock.now()));
-        let running =
-            signet_server::start(self.settings(&dir), Arc::new(clock.clone()) as Arc<dyn Clock>)
-                .await?;
+        let running = signet_server::start(
+            self.settings(&dir),
+            Arc::new(clock.clone()) as Arc<dyn Clock>,
+        )
+        .await?;
         let token = std::fs::read_to_string(dir.join(signet_server::app::ADMIN_TOKEN_FILE))
             .unwrap()
             .trim()
@@ -191,7 +193,10 @@ impl TestServer {
     }
 
     pub fn keys_as(&self, token: Option<&str>) -> AsymmetricSignatureKeyServiceClient<Authed> {
-        AsymmetricSignatureKeyServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+        AsymmetricSignatureKeyServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer::new(token),
+        )
     }
 
     /// Polls an operation until it is done (at most 60 s).
@@ -204,9 +209,11 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
             op = ops
-                .get(signet_proto::yandex::cloud::operation::GetOperationRequest {
-                    operation_id: op.id.clone(),
-                })
+                .get(
+                    signet_proto::yandex::cloud::operation::GetOperationRequest {
+                        operation_id: op.id.clone(),
+                    },
+                )
                 .await
                 .unwrap()
                 .into_inner();
@@ -316,7 +323,9 @@ pub fn openssl_verify(
         }
         cmd.arg(&data_path);
     }
-    let out = cmd.output().expect("the openssl CLI is needed (scripts/dev-deps)");
+    let out = cmd
+        .output()
+        .expect("the openssl CLI is needed (scripts/dev-deps)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     out.status.success()
         && (stdout.contains("Verified OK") || stdout.contains("Signature Verified Successfully"))

@@ -60,14 +60,18 @@ async fn every_algorithm_creates_signs_and_verifies_with_openssl() {
         assert!(key_id.starts_with("abj"));
 
         let got = keys
-            .get(GetAsymmetricSignatureKeyRequest { key_id: key_id.clone() })
+            .get(GetAsymmetricSignatureKeyRequest {
+                key_id: key_id.clone(),
+            })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(got, key);
 
         let pem = crypto
-            .get_public_key(AsymmetricGetPublicKeyRequest { key_id: key_id.clone() })
+            .get_public_key(AsymmetricGetPublicKeyRequest {
+                key_id: key_id.clone(),
+            })
             .await
             .unwrap()
             .into_inner();
@@ -90,7 +94,13 @@ async fn every_algorithm_creates_signs_and_verifies_with_openssl() {
             );
             let mut other = message.clone();
             other[0] ^= 1;
-            assert!(!openssl_verify(alg, &pem.public_key, &other, false, &signed.signature));
+            assert!(!openssl_verify(
+                alg,
+                &pem.public_key,
+                &other,
+                false,
+                &signed.signature
+            ));
 
             let digest = alg.hash().digest(&message);
             let hashed = crypto
@@ -106,7 +116,13 @@ async fn every_algorithm_creates_signs_and_verifies_with_openssl() {
                 openssl_verify(alg, &pem.public_key, &digest, true, &hashed.signature),
                 "{alg}: openssl rejected a SignHash signature"
             );
-            assert!(openssl_verify(alg, &pem.public_key, &message, false, &hashed.signature));
+            assert!(openssl_verify(
+                alg,
+                &pem.public_key,
+                &message,
+                false,
+                &hashed.signature
+            ));
         }
     }
 }

@@ -21,7 +21,11 @@ fn generate_id() -> Result<String, signet_crypto::CryptoError> {
     let mut id = String::with_capacity(ID_PREFIX.len() + RANDOM_CHARS);
     id.push_str(ID_PREFIX);
     // 256 is a multiple of 32, so `b % 32` is uniform.
-    id.extend(bytes.iter().map(|b| char::from(ALPHABET[usize::from(b % 32)])));
+    id.extend(
+        bytes
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(b % 32)])),
+    );
     Ok(id)
 }
 
@@ -108,7 +112,8 @@ impl FolderId {
         let first_ok = bytes
             .next()
             .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        let rest_ok =
+            bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !(first_ok && rest_ok) {
             return Err(Invalid::one(
                 field,
@@ -152,7 +157,15 @@ mod tests {
 
     #[test]
     fn bad_ids_are_rejected_with_the_field_name() {
-        for bad in ["", "ABC", "abj'; drop table keys;--", "../etc/passwd", "a b", &"a".repeat(51), "abé"] {
+        for bad in [
+            "",
+            "ABC",
+            "abj'; drop table keys;--",
+            "../etc/passwd",
+            "a b",
+            &"a".repeat(51),
+            "abé",
+        ] {
             let err = KeyId::parse("key_id", bad).unwrap_err();
             assert_eq!(err.0[0].field, "key_id", "{bad}");
         }

@@ -104,7 +104,10 @@ fn truncate_for_message(s: &str) -> String {
 /// Checks a free-text field's length in characters.
 pub fn check_text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     if value.chars().count() > max {
-        return Err(Invalid::one(field, format!("must be at most {max} characters")));
+        return Err(Invalid::one(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -178,8 +181,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> Result<Labels, Invalid> {
-        let map: BTreeMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Labels::parse("labels", &map)
     }
 

@@ -28,10 +28,8 @@ impl Kms {
         principal: &Principal,
         cmd: CreateKey,
     ) -> Result<OperationRecord, CoreError> {
-        let proof = auth::authorize::<auth::CreateKey>(
-            principal,
-            Resource::Folder(cmd.folder_id.clone()),
-        )?;
+        let proof =
+            auth::authorize::<auth::CreateKey>(principal, Resource::Folder(cmd.folder_id.clone()))?;
         let now = self.clock.now();
         let key = KeyRecord {
             id: KeyId::generate()?,
@@ -86,7 +84,9 @@ impl Kms {
     async fn finish_creation(&self, op: &OperationRecord) -> Result<(), CoreError> {
         let key_id = KeyId::from_trusted(op.resource_id.clone());
         let Some(record) = self.store.get_key(&key_id).await? else {
-            return Err(CoreError::Internal("the key of a pending create is missing".into()));
+            return Err(CoreError::Internal(
+                "the key of a pending create is missing".into(),
+            ));
         };
         let algorithm = record.algorithm;
         let signing = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))

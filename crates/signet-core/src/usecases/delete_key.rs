@@ -1,5 +1,7 @@
 use crate::auth::{self, Principal, Resource};
-use crate::domain::{KeyId, KeyStatus, OperationId, OperationKind, OperationRecord, OperationResult};
+use crate::domain::{
+    KeyId, KeyStatus, OperationId, OperationKind, OperationRecord, OperationResult,
+};
 use crate::store::{KeyWrite, StoreError, Write};
 use crate::{CoreError, Kms};
 

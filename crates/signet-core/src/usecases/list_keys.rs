@@ -1,5 +1,5 @@
 use crate::auth::{self, Principal, Resource};
-use crate::domain::{FolderId, KeyId, KeyView};
+use crate::domain::{FolderId, Invalid, KeyId, KeyView};
 use crate::{CoreError, Kms, paging};
 
 /// A validated ListAsymmetricSignatureKeys request.
@@ -19,14 +19,19 @@ pub struct KeyPage {
 }
 
 impl Kms {
-    pub async fn list_keys(&self, principal: &Principal, req: ListKeys) -> Result<KeyPage, CoreError> {
+    pub async fn list_keys(
+        &self,
+        principal: &Principal,
+        req: ListKeys,
+    ) -> Result<KeyPage, CoreError> {
         auth::authorize::<auth::ViewKey>(principal, Resource::Folder(req.folder_id.clone()))?;
         let scope = format!("keys:{}", req.folder_id);
         let after: Option<KeyId> = if req.page_token.is_empty() {
             None
         } else {
-            let id: String =
-                paging::decode(self.vault.root(), &scope, "page_token", &req.page_token)?;
+            let raw = paging::decode(self.vault.root(), &scope, "page_token", &req.page_token)?;
+            let id = String::from_utf8(raw)
+                .map_err(|_| Invalid::one("page_token", "is not a valid page token"))?;
             Some(KeyId::from_trusted(id))
         };
         let mut records = self
@@ -36,7 +41,9 @@ impl Kms {
         let more = records.len() > req.page_size;
         records.truncate(req.page_size);
         let next_page_token = match (more, records.last()) {
-            (true, Some(last)) => paging::encode(self.vault.root(), &scope, &last.id.to_string()),
+            (true, Some(last)) => {
+                paging::encode(self.vault.root(), &scope, last.id.as_str().as_bytes())
+            }
             _ => String::new(),
         };
         Ok(KeyPage {

@@ -1,5 +1,5 @@
 use crate::auth::{self, Principal, Resource};
-use crate::domain::{KeyId, OperationId, OperationRecord, Timestamp};
+use crate::domain::{Invalid, KeyId, OperationId, OperationRecord, Timestamp};
 use crate::store::OperationCursor;
 use crate::{CoreError, Kms, paging};
 
@@ -35,8 +35,11 @@ impl Kms {
         let after = if req.page_token.is_empty() {
             None
         } else {
-            let (micros, id): (i64, String) =
-                paging::decode(self.vault.root(), &scope, "page_token", &req.page_token)?;
+            let raw = paging::decode(self.vault.root(), &scope, "page_token", &req.page_token)?;
+            let bad = || Invalid::one("page_token", "is not a valid page token");
+            let (micros, id) = raw.split_at_checked(8).ok_or_else(bad)?;
+            let micros = i64::from_be_bytes(micros.try_into().map_err(|_| bad())?);
+            let id = String::from_utf8(id.to_vec()).map_err(|_| bad())?;
             Some(OperationCursor {
                 created_at: Timestamp::from_micros(micros),
                 id: OperationId::from_trusted(id),
@@ -49,11 +52,11 @@ impl Kms {
         let more = ops.len() > req.page_size;
         ops.truncate(req.page_size);
         let next_page_token = match (more, ops.last()) {
-            (true, Some(last)) => paging::encode(
-                self.vault.root(),
-                &scope,
-                &(last.created_at.as_micros(), last.id.to_string()),
-            ),
+            (true, Some(last)) => {
+                let mut position = last.created_at.as_micros().to_be_bytes().to_vec();
+                position.extend_from_slice(last.id.as_str().as_bytes());
+                paging::encode(self.vault.root(), &scope, &position)
+            }
             _ => String::new(),
         };
         Ok(OperationPage {

@@ -6,7 +6,11 @@ use crate::{CoreError, Kms};
 impl Kms {
     /// Undoes a deletion within the deletion window (an admin-only extension: Yandex offers this
     /// only through support). The key comes back with the status it had.
-    pub async fn restore_key(&self, principal: &Principal, id: &KeyId) -> Result<KeyView, CoreError> {
+    pub async fn restore_key(
+        &self,
+        principal: &Principal,
+        id: &KeyId,
+    ) -> Result<KeyView, CoreError> {
         auth::authorize::<auth::Administer>(principal, Resource::Deployment)?;
         let current = self
             .store
@@ -14,7 +18,9 @@ impl Kms {
             .await?
             .ok_or_else(|| CoreError::not_found_key(id))?;
         if !current.is_deleted() {
-            return Err(CoreError::FailedPrecondition("the key is not deleted".into()));
+            return Err(CoreError::FailedPrecondition(
+                "the key is not deleted".into(),
+            ));
         }
         if current.destroyed_at.is_some() || current.sealed.is_none() {
             return Err(CoreError::FailedPrecondition(

@@ -106,10 +106,12 @@ impl AsymmetricSignatureKeyService for KeyService {
             .list_operations(&ctx.principal, req)
             .await
             .map_err(|e| ctx.fail(e))?;
-        Ok(Response::new(ListAsymmetricSignatureKeyOperationsResponse {
-            operations: page.operations.iter().map(wire_operation).collect(),
-            next_page_token: page.next_page_token,
-        }))
+        Ok(Response::new(
+            ListAsymmetricSignatureKeyOperationsResponse {
+                operations: page.operations.iter().map(wire_operation).collect(),
+                next_page_token: page.next_page_token,
+            },
+        ))
     }
 
     async fn list_access_bindings(

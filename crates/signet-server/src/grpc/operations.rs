@@ -3,7 +3,9 @@ use crate::context::CallContext;
 use signet_core::Kms;
 use signet_proto::convert;
 use signet_proto::yandex::cloud::operation::operation_service_server::OperationService as OperationServiceTrait;
-use signet_proto::yandex::cloud::operation::{CancelOperationRequest, GetOperationRequest, Operation};
+use signet_proto::yandex::cloud::operation::{
+    CancelOperationRequest, GetOperationRequest, Operation,
+};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -20,7 +22,10 @@ impl OperationService {
 
 #[tonic::async_trait]
 impl OperationServiceTrait for OperationService {
-    async fn get(&self, request: Request<GetOperationRequest>) -> Result<Response<Operation>, Status> {
+    async fn get(
+        &self,
+        request: Request<GetOperationRequest>,
+    ) -> Result<Response<Operation>, Status> {
         let ctx = CallContext::authenticate(&self.kms, &request)?;
         let id = convert::operation_id("operation_id", &request.get_ref().operation_id)
             .map_err(|e| ctx.fail(e))?;
