@@ -85,6 +85,7 @@ where
     S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
     S::Future: Send + 'static,
     S::Error: 'static,
+    RB: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -99,9 +100,22 @@ where
         let trace_id = RequestId::generate();
         req.extensions_mut().insert(request_id.clone());
         req.extensions_mut().insert(TraceId(trace_id.0.clone()));
+        let span = tracing::info_span!("request", request_id = %request_id, path = %req.uri().path());
         let fut = self.inner.call(req);
         Box::pin(async move {
-            let mut resp = fut.await?;
+            use futures_util::FutureExt as _;
+            use tracing::Instrument as _;
+            // A panic in a handler fails that one call with INTERNAL; the server goes on.
+            let outcome = std::panic::AssertUnwindSafe(fut.instrument(span))
+                .catch_unwind()
+                .await;
+            let mut resp = match outcome {
+                Ok(result) => result?,
+                Err(_) => {
+                    tracing::error!(request_id = %request_id, "a handler panicked; answering INTERNAL");
+                    internal_error_response()
+                }
+            };
             if let Ok(v) = http::HeaderValue::from_str(request_id.as_str()) {
                 resp.headers_mut().insert("x-request-id", v);
             }
@@ -111,6 +125,19 @@ where
             Ok(resp)
         })
     }
+}
+
+/// A trailers-only gRPC response with status INTERNAL.
+fn internal_error_response<RB: Default>() -> http::Response<RB> {
+    let mut resp = http::Response::new(RB::default());
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("grpc-status", http::HeaderValue::from_static("13"));
+    headers.insert("grpc-message", http::HeaderValue::from_static("internal%20error"));
+    resp
 }
 
 /// What a handler knows about its call once it is authenticated.
@@ -151,4 +178,39 @@ pub fn request_id_of<T>(request: &tonic::Request<T>) -> RequestId {
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(RequestId::generate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::{Layer, Service, ServiceExt};
+
+    #[tokio::test]
+    async fn ids_are_echoed_or_generated_and_panics_become_internal() {
+        let ok = tower::service_fn(|req: http::Request<()>| async move {
+            assert!(req.extensions().get::<RequestId>().is_some());
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        });
+        let mut svc = RequestIdLayer.layer(ok);
+        let req = http::Request::builder().header("x-request-id", "abc-1").body(()).unwrap();
+        let resp = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(resp.headers()["x-request-id"], "abc-1");
+        assert!(resp.headers().contains_key("x-server-trace-id"));
+
+        // Header values that are not visible ASCII are replaced, not echoed.
+        let req = http::Request::builder().header("x-request-id", "a b").body(()).unwrap();
+        let resp = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(resp.headers()["x-request-id"].len(), 36);
+
+        let panicking = tower::service_fn(|_req: http::Request<()>| async move {
+            if true {
+                panic!("handler bug");
+            }
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        });
+        let mut svc = RequestIdLayer.layer(panicking);
+        let resp = svc.ready().await.unwrap().call(http::Request::new(())).await.unwrap();
+        assert_eq!(resp.headers()["grpc-status"], "13");
+        assert!(resp.headers().contains_key("x-request-id"));
+    }
 }
