@@ -499,6 +499,8 @@ async fn list_and_list_operations_paginate() {
     // Operations of one key: its create plus three updates.
     let key = ids[0].clone();
     for i in 0..3 {
+        // The test clock only moves when told; operations are listed by (created_at, id).
+        server.clock.advance(std::time::Duration::from_millis(1));
         let mut r = update(&key, &["description"]);
         r.description = format!("v{i}");
         keys.update(r).await.unwrap();
