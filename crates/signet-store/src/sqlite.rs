@@ -97,9 +97,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(options.busy_timeout);
 
-        // WAL is a property of the file; only the writer sets it (switching needs an exclusive
-        // lock that the busy timeout does not cover, so readers must not try).
-        let writer = SqlitePoolOptions::new()
+        // One bootstrap connection creates the file, switches it to WAL (a property of the file,
+        // and a switch needs an exclusive lock that the busy timeout does not cover, so pooled
+        // connections never try) and migrates it. Pooled connections do not create the file:
+        // one reconnecting after the file vanished must fail, not start an empty database.
+        // (A pool of one rather than a bare connection: sqlx's migrator runs on a pool.)
+        let boot = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(
@@ -110,27 +113,16 @@ impl SqliteStore {
             )
             .await
             .map_err(map_error)?;
+        let prepared = prepare(&boot).await;
+        boot.close().await;
+        prepared?;
 
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&writer)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(common.clone())
             .await
             .map_err(map_error)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            writer.close().await;
-            return Err(StoreError::Other(
-                format!("the database could not be switched to WAL mode (it is in {mode} mode)")
-                    .into(),
-            ));
-        }
-
-        let migrator = migrations::migrator(migrations::SQLITE)
-            .await
-            .map_err(|e| map_migrate(e, classify))?;
-        if let Err(e) = migrator.run(&writer).await {
-            writer.close().await;
-            return Err(map_migrate(e, classify));
-        }
-
         let readers = SqlitePoolOptions::new()
             .max_connections(options.max_readers.max(1))
             .acquire_timeout(options.acquire_timeout)
@@ -138,6 +130,7 @@ impl SqliteStore {
             .await
             .map_err(map_error)?;
 
+        tracing::debug!(path = %path.display(), "opened the SQLite store");
         Ok(SqliteStore {
             path: path.to_owned(),
             writer,
@@ -156,6 +149,26 @@ impl SqliteStore {
         self.writer.close().await;
         self.readers.close().await;
     }
+}
+
+/// Checks that the database is in WAL mode and applies pending migrations.
+async fn prepare(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .map_err(map_error)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Other(
+            format!("the database could not be switched to WAL mode (it is in {mode} mode)").into(),
+        ));
+    }
+    let migrator = migrations::migrator(migrations::SQLITE)
+        .await
+        .map_err(|e| map_migrate(e, classify))?;
+    migrator
+        .run(pool)
+        .await
+        .map_err(|e| map_migrate(e, classify))
 }
 
 #[async_trait]
