@@ -637,3 +637,26 @@ async fn responses_carry_request_and_trace_ids() {
     );
     assert_eq!(status.metadata().get("x-request-id").unwrap(), "err-id-7");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_path_is_served_from_the_key_cache_and_updates_invalidate_it() {
+    use std::sync::atomic::Ordering;
+    let server = TestServer::builder().start().await;
+    let key = new_key(&server, "default", Algorithm::EcdsaP256Sha256).await;
+    let stats = &server.kms().vault().stats;
+    let mut crypto = server.crypto();
+
+    crypto.sign(sign_req(&key, b"first")).await.unwrap();
+    let (h0, m0) = (stats.hits.load(Ordering::SeqCst), stats.misses.load(Ordering::SeqCst));
+    for _ in 0..20 {
+        crypto.sign(sign_req(&key, b"again")).await.unwrap();
+    }
+    assert_eq!(stats.misses.load(Ordering::SeqCst), m0, "no further misses: the key stays cached");
+    assert_eq!(stats.hits.load(Ordering::SeqCst), h0 + 20);
+
+    let mut r = update(&key, &["description"]);
+    r.description = "changed".into();
+    server.keys().update(r).await.unwrap();
+    crypto.sign(sign_req(&key, b"after update")).await.unwrap();
+    assert_eq!(stats.misses.load(Ordering::SeqCst), m0 + 1, "the update evicted the cached key");
+}
