@@ -1,6 +1,7 @@
 //! The `signet` binary. It parses the command line and hands each command to the module or
 //! crate that owns it; no business logic lives here.
 
+mod client;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -12,6 +13,9 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "signet", version, about)]
 struct Cli {
+    /// Client options (for the `kms` commands); they go before the subcommand.
+    #[command(flatten)]
+    client: client::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,6 +29,9 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Client commands for the Yandex Cloud KMS asymmetric signature API, shaped like `yc kms`.
+    #[command(subcommand)]
+    Kms(client::KmsCommand),
     /// List the signature algorithms, with their wire names, hashes and digest lengths.
     Algorithms,
 }
@@ -40,24 +47,28 @@ enum AdminCommand {
     },
 }
 
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+/// Runs a server-side future on a multi-threaded runtime.
+fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            serve::report(&e);
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            serve::report(&e);
-            return ExitCode::FAILURE;
-        }
-    };
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve::serve(args)),
+        Command::Serve(args) => block_on(serve::serve(args)),
         Command::Admin {
             command: AdminCommand::RestoreKey { key_id, data },
-        } => rt.block_on(serve::restore_key(data, key_id)),
+        } => block_on(serve::restore_key(data, key_id)),
+        Command::Kms(cmd) => client::execute(&cli.client, cmd),
         Command::Algorithms => {
             println!("{:<28} {:<28} {:<7} DIGEST", "NAME", "CLI NAME", "HASH");
             for alg in Algorithm::ALL {

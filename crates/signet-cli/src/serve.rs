@@ -96,7 +96,10 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         println!(
             "Initialized {}. Admin token (saved to {}):\n{}",
             running.data_dir.display(),
-            running.data_dir.join(signet_server::app::ADMIN_TOKEN_FILE).display(),
+            running
+                .data_dir
+                .join(signet_server::app::ADMIN_TOKEN_FILE)
+                .display(),
             token.expose()
         );
     }
