@@ -43,11 +43,17 @@ EXPECTED_FILES = [
     "yandex/cloud/endpoint/api_endpoint.proto",
     "yandex/cloud/endpoint/api_endpoint_service.proto",
     "yandex/cloud/iam/v1/iam_token_service.proto",
+    "yandex/cloud/iam/v1/key.proto",
+    "yandex/cloud/iam/v1/key_service.proto",
+    "yandex/cloud/iam/v1/service_account.proto",
+    "yandex/cloud/iam/v1/service_account_service.proto",
     "yandex/cloud/kms/v1/asymmetricsignature/asymmetric_signature_crypto_service.proto",
     "yandex/cloud/kms/v1/asymmetricsignature/asymmetric_signature_key.proto",
     "yandex/cloud/kms/v1/asymmetricsignature/asymmetric_signature_key_service.proto",
     "yandex/cloud/operation/operation.proto",
     "yandex/cloud/operation/operation_service.proto",
+    "yandex/cloud/resourcemanager/v1/folder.proto",
+    "yandex/cloud/resourcemanager/v1/folder_service.proto",
     "yandex/cloud/validation.proto",
 ]
 

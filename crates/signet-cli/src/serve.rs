@@ -35,6 +35,18 @@ pub struct ServeArgs {
     /// Log filter, e.g. info or signet_server=debug.
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// HOST:PORT announced by endpoint discovery [default: the listen address].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
 }
 
 impl ServeArgs {
@@ -47,6 +59,10 @@ impl ServeArgs {
             deletion_window: self.deletion_window.clone(),
             log_format: self.log_format.clone(),
             log_level: self.log_level.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            tls_client_ca: self.tls_client_ca.clone(),
+            advertise: self.advertise.clone(),
             ..Overrides::default()
         };
         Settings::resolve(self.config.as_deref(), |k| std::env::var(k).ok(), flags)
@@ -154,7 +170,7 @@ pub async fn restore_key(args: ServeArgs, key_id: String) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let kms = match signet_server::open_kms(&settings, Arc::new(SystemClock), false).await {
+    let kms = match signet_server::open_kms(&settings, Arc::new(SystemClock), false, Vec::new()).await {
         Ok((kms, _)) => kms,
         Err(e) => {
             report(&e);

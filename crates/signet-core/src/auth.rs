@@ -1,25 +1,30 @@
 //! Authentication and authorization as values (ADR 0005).
 //!
-//! * A [`Principal`] can only be built by the [`Authenticator`], from a presented bearer token.
-//! * An [`Authorized<P>`] proof can only be built by [`authorize`], and only the proof for
-//!   [`UseKey`] opens key material ([`crate::vault::KeyVault`]). Forgetting a check therefore
-//!   does not compile into a signature.
-//!
-//! Until identities and roles arrive, the only principal is the deployment's admin, who holds
-//! every right; any other principal is denied everything (default deny).
+//! * A [`Principal`] is built only by authentication ([`crate::Kms::authenticate`]): the
+//!   deployment admin (admin token), or a service account (IAM token).
+//! * An [`Authorized<P>`] proof is built only by [`crate::Kms::authorize`], after [`decide`]
+//!   allowed it; only the proof for [`UseKey`] opens key material ([`crate::vault::KeyVault`]).
+//!   Forgetting a check therefore does not compile into a signature.
+//! * Default deny: a service account may do only what a role bound to it (on the key, or on the
+//!   key's folder) grants.
 
 use crate::CoreError;
-use crate::domain::{FolderId, KeyId};
+use crate::domain::access::{ALL_AUTHENTICATED_USERS, ALL_USERS, PermissionKind};
+use crate::domain::{FolderId, KeyId, Subject, SubjectType};
 use std::fmt;
 use std::marker::PhantomData;
 
 /// Prefix of the admin tokens Signet mints (`sgt1.` + 43 base64url characters = 256 bits).
 pub const ADMIN_TOKEN_PREFIX: &str = "sgt1.";
+/// Prefix of IAM tokens (as Yandex's: `t1.` + 43 base64url characters = 256 bits).
+pub const IAM_TOKEN_PREFIX: &str = "t1.";
 
-/// Who is calling. Built only by [`Authenticator::authenticate`].
+/// Who is calling. Built only by authentication ([`crate::Kms::authenticate`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Principal {
     subject_id: String,
+    /// The subject role bindings are matched against; `None` for the deployment admin.
+    subject: Option<Subject>,
     is_admin: bool,
 }
 
@@ -37,12 +42,43 @@ impl Principal {
         &self.subject_id
     }
 
+    pub fn is_admin(&self) -> bool {
+        self.is_admin
+    }
+
+    pub(crate) fn admin() -> Principal {
+        Principal {
+            subject_id: "admin".into(),
+            subject: None,
+            is_admin: true,
+        }
+    }
+
+    pub(crate) fn service_account(id: &crate::domain::ServiceAccountId) -> Principal {
+        Principal {
+            subject_id: id.to_string(),
+            subject: Some(Subject::service_account(id.as_str())),
+            is_admin: false,
+        }
+    }
+
+    /// Whether a binding's subject designates this principal.
+    pub fn matches(&self, subject: &Subject) -> bool {
+        match subject.kind {
+            SubjectType::System => subject.id == ALL_AUTHENTICATED_USERS || subject.id == ALL_USERS,
+            SubjectType::ServiceAccount | SubjectType::UserAccount => {
+                self.subject.as_ref() == Some(subject)
+            }
+        }
+    }
+
     /// The identity of offline admin commands run against the data directory itself (for
     /// example `signet admin restore-key`). Reachable only through [`crate::Kms`], which cannot
     /// be built without the root key.
     pub(crate) fn local_admin() -> Principal {
         Principal {
             subject_id: "local-admin".into(),
+            subject: None,
             is_admin: true,
         }
     }
@@ -74,11 +110,16 @@ pub fn token_hash_hex(token: &str) -> String {
 
 /// Mints a new admin token.
 pub fn mint_admin_token() -> Result<NewToken, CoreError> {
+    mint_token(ADMIN_TOKEN_PREFIX)
+}
+
+/// Mints a new token with `prefix` and 256 random bits.
+pub fn mint_token(prefix: &str) -> Result<NewToken, CoreError> {
     use base64::Engine as _;
     let mut raw = zeroize::Zeroizing::new([0u8; 32]);
     signet_crypto::fill_random(raw.as_mut())?;
     let text = format!(
-        "{ADMIN_TOKEN_PREFIX}{}",
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_ref())
     );
     Ok(NewToken(signet_crypto::SecretBytes::new(text.into_bytes())))
@@ -107,31 +148,33 @@ impl Authenticator {
         })
     }
 
-    /// Authenticates the value of an `authorization` header (or its absence).
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, CoreError> {
-        let header = authorization.ok_or(CoreError::Unauthenticated(
-            "the call needs an `authorization: Bearer <token>` header",
-        ))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(CoreError::Unauthenticated(
-                "the authorization header must be `Bearer <token>`",
-            ))?;
+    /// Checks the admin token: `Some(admin)` if `token` is it (compared in constant time).
+    pub fn admin(&self, token: &str) -> Option<Principal> {
         let presented = signet_crypto::sha256(token.as_bytes());
-        if signet_crypto::constant_time_eq(&presented, &self.admin_token_sha256) {
-            return Ok(Principal {
-                subject_id: "admin".into(),
-                is_admin: true,
-            });
-        }
-        Err(CoreError::Unauthenticated(
-            "the token is invalid or has expired",
-        ))
+        signet_crypto::constant_time_eq(&presented, &self.admin_token_sha256).then(Principal::admin)
     }
 }
+
+/// Extracts the token of an `authorization: Bearer <token>` header.
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, CoreError> {
+    let header = authorization.ok_or(CoreError::Unauthenticated(
+        "the call needs an `authorization: Bearer <token>` header",
+    ))?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(CoreError::Unauthenticated(
+            "the authorization header must be `Bearer <token>`",
+        ))
+}
+
+/// The error for every unknown, expired or revoked token: the same message, so a caller learns
+/// nothing about which.
+pub const BAD_TOKEN: CoreError = CoreError::Unauthenticated("the token is invalid or has expired");
+
+impl Authenticator {}
 
 fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     let bytes = s.as_bytes();
@@ -162,34 +205,43 @@ pub enum Resource {
 /// A permission, as a type so that proofs cannot be mixed up.
 pub trait Permission: fmt::Debug {
     const NAME: &'static str;
+    /// What a role must grant; `None` for permissions only the deployment admin holds.
+    const KIND: Option<PermissionKind>;
 }
 
 macro_rules! permissions {
-    ($($(#[$doc:meta])* $name:ident = $text:literal;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident = $text:literal, $kind:expr;)*) => {$(
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name;
         impl Permission for $name {
             const NAME: &'static str = $text;
+            const KIND: Option<PermissionKind> = $kind;
         }
     )*};
 }
 
 permissions! {
     /// Create keys in a folder.
-    CreateKey = "kms.asymmetricSignatureKeys.create";
-    /// Read key metadata, list keys and their operations.
-    ViewKey = "kms.asymmetricSignatureKeys.get";
+    CreateKey = "kms.asymmetricSignatureKeys.create", Some(PermissionKind::CreateKeys);
+    /// Read key metadata and list keys.
+    ViewKey = "kms.asymmetricSignatureKeys.get", Some(PermissionKind::ViewKeys);
+    /// List and read a key's operations.
+    ViewOperations = "kms.asymmetricSignatureKeys.listOperations", Some(PermissionKind::ViewOperations);
     /// Change name, description, labels, deletion protection.
-    UpdateKey = "kms.asymmetricSignatureKeys.update";
+    UpdateKey = "kms.asymmetricSignatureKeys.update", Some(PermissionKind::UpdateKeys);
     /// Activate or deactivate.
-    ChangeKeyStatus = "kms.asymmetricSignatureKeys.updateStatus";
-    DeleteKey = "kms.asymmetricSignatureKeys.delete";
+    ChangeKeyStatus = "kms.asymmetricSignatureKeys.updateStatus", Some(PermissionKind::ChangeKeyStatus);
+    DeleteKey = "kms.asymmetricSignatureKeys.delete", Some(PermissionKind::DeleteKeys);
     /// Sign and sign-hash: the only permission that opens key material.
-    UseKey = "kms.asymmetricSignatureKeys.sign";
-    GetPublicKey = "kms.asymmetricSignatureKeys.getPublicKey";
-    /// Restore deleted keys, destroy material.
-    Administer = "signet.admin";
+    UseKey = "kms.asymmetricSignatureKeys.sign", Some(PermissionKind::UseKeys);
+    GetPublicKey = "kms.asymmetricSignatureKeys.getPublicKey", Some(PermissionKind::GetPublicKeys);
+    /// List a resource's access bindings.
+    ViewBindings = "kms.asymmetricSignatureKeys.listAccessBindings", Some(PermissionKind::ViewBindings);
+    /// Set or update a resource's access bindings.
+    SetBindings = "kms.asymmetricSignatureKeys.setAccessBindings", Some(PermissionKind::SetBindings);
+    /// Restore deleted keys; manage service accounts, their keys and tokens.
+    Administer = "signet.admin", None;
 }
 
 /// Proof that `subject` may do `P` on `resource`. No public constructor.
@@ -219,19 +271,47 @@ impl<P: Permission> Authorized<P> {
     }
 }
 
-/// Decides whether `principal` may do `P` on `resource`. Default deny.
-pub fn authorize<P: Permission>(
-    principal: &Principal,
-    resource: Resource,
-) -> Result<Authorized<P>, CoreError> {
-    if principal.is_admin {
-        return Ok(Authorized {
-            subject_id: principal.subject_id.clone(),
-            resource,
-            _permission: PhantomData,
-        });
+/// Builds the proof once a decision is made (see [`crate::Kms::authorize`]).
+pub(crate) fn grant<P: Permission>(principal: &Principal, resource: Resource) -> Authorized<P> {
+    Authorized {
+        subject_id: principal.subject_id.clone(),
+        resource,
+        _permission: PhantomData,
     }
-    Err(CoreError::PermissionDenied)
+}
+
+/// The decision, as a pure function of the caller and the bindings in force on the resource
+/// (its own and its folder's). Default deny: nothing but a matching binding allows.
+pub fn decide(
+    principal: &Principal,
+    kind: Option<PermissionKind>,
+    bindings: &[crate::domain::AccessBinding],
+) -> Decision {
+    if principal.is_admin {
+        return Decision::Allow;
+    }
+    let mut any_role = false;
+    for binding in bindings.iter().filter(|b| principal.matches(&b.subject)) {
+        any_role = true;
+        if kind.is_some_and(|k| binding.role.grants(k)) {
+            return Decision::Allow;
+        }
+    }
+    if any_role {
+        Decision::Deny
+    } else {
+        Decision::NoAccess
+    }
+}
+
+/// Outcome of [`decide`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// The caller holds some role here, but not one that allows this: PERMISSION_DENIED.
+    Deny,
+    /// The caller holds no role here at all: for keys, NOT_FOUND (existence is not revealed).
+    NoAccess,
 }
 
 #[cfg(test)]
@@ -244,26 +324,66 @@ mod tests {
         assert!(token.expose().starts_with(ADMIN_TOKEN_PREFIX));
         assert_eq!(token.expose().len(), ADMIN_TOKEN_PREFIX.len() + 43);
         let auth = Authenticator::new(&token_hash_hex(token.expose())).unwrap();
-        let p = auth
-            .authenticate(Some(&format!("Bearer {}", token.expose())))
-            .unwrap();
-        assert_eq!(p.subject_id(), "admin");
-
+        let header = format!("Bearer {}", token.expose());
+        let presented = bearer_token(Some(&header)).unwrap();
+        assert_eq!(auth.admin(presented).unwrap().subject_id(), "admin");
+        assert!(auth.admin("sgt1.wrong").is_none());
         for bad in [
             None,
             Some(""),
             Some("Bearer "),
             Some(token.expose()),
             Some("Basic abc"),
-            Some("Bearer sgt1.wrong"),
         ] {
             assert!(matches!(
-                auth.authenticate(bad),
+                bearer_token(bad),
                 Err(CoreError::Unauthenticated(_))
             ));
         }
         let printed = format!("{token:?} {auth:?}");
         assert!(!printed.contains(token.expose()));
+    }
+
+    #[test]
+    fn decisions_follow_bindings() {
+        use crate::domain::{AccessBinding, Role, ServiceAccountId};
+        let sa = Principal::service_account(&ServiceAccountId::from_trusted("ajeaaa".into()));
+        let other = Principal::service_account(&ServiceAccountId::from_trusted("ajebbb".into()));
+        let bind = |role, subject: Subject| AccessBinding { role, subject };
+        let signer = [bind(Role::KmsSigner, Subject::service_account("ajeaaa"))];
+        assert_eq!(
+            decide(&sa, Some(PermissionKind::UseKeys), &signer),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&sa, Some(PermissionKind::GetPublicKeys), &signer),
+            Decision::Deny
+        );
+        assert_eq!(
+            decide(&other, Some(PermissionKind::UseKeys), &signer),
+            Decision::NoAccess
+        );
+        assert_eq!(
+            decide(&sa, None, &signer),
+            Decision::Deny,
+            "admin-only needs the admin"
+        );
+        let everyone = [bind(
+            Role::KmsViewer,
+            Subject {
+                kind: SubjectType::System,
+                id: ALL_AUTHENTICATED_USERS.into(),
+            },
+        )];
+        assert_eq!(
+            decide(&other, Some(PermissionKind::ViewKeys), &everyone),
+            Decision::Allow
+        );
+        assert_eq!(decide(&Principal::admin(), None, &[]), Decision::Allow);
+        assert_eq!(
+            decide(&sa, Some(PermissionKind::ViewKeys), &[]),
+            Decision::NoAccess
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub enum CoreError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     FailedPrecondition(String),
+    #[error("{0}")]
+    AlreadyExists(String),
     #[error("the resource was modified concurrently; retry")]
     Conflict(#[source] StoreError),
     #[error("operation cancelled")]
@@ -55,6 +57,7 @@ impl CoreError {
             CoreError::PermissionDenied => ErrorKind::PermissionDenied,
             CoreError::NotFound { .. } => ErrorKind::NotFound,
             CoreError::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
+            CoreError::AlreadyExists(_) => ErrorKind::AlreadyExists,
             CoreError::Conflict(_) => ErrorKind::Aborted,
             CoreError::Cancelled => ErrorKind::Cancelled,
             CoreError::Unimplemented(_) => ErrorKind::Unimplemented,
@@ -81,6 +84,11 @@ impl CoreError {
     }
 
     pub(crate) fn internal(e: impl std::error::Error + Send + Sync + 'static) -> CoreError {
+        CoreError::Internal(Box::new(e))
+    }
+
+    /// Wraps any error as INTERNAL (its text goes to the log only).
+    pub fn internal_from(e: impl std::error::Error + Send + Sync + 'static) -> CoreError {
         CoreError::Internal(Box::new(e))
     }
 }

@@ -17,6 +17,20 @@ pub struct KmsSettings {
     pub deletion_window: Duration,
     /// How many unsealed keys the vault keeps.
     pub key_cache_capacity: usize,
+    /// Lifetime of IAM tokens (at most 12 hours).
+    pub token_lifetime: Duration,
+    /// `aud` values accepted in JWTs exchanged for IAM tokens.
+    pub jwt_audiences: Vec<String>,
+    /// Clock skew tolerated on a JWT's `iat` and `exp`.
+    pub jwt_leeway: Duration,
+}
+
+/// The audience Yandex's own SDKs put in JWTs by default.
+pub const CANONICAL_JWT_AUDIENCE: &str = "https://iam.api.cloud.yandex.net/iam/v1/tokens";
+
+/// The audience the Python SDK derives from its endpoint argument (`host:port`).
+pub fn endpoint_jwt_audience(endpoint: &str) -> String {
+    format!("https://iam.{endpoint}/iam/v1/tokens")
 }
 
 impl Default for KmsSettings {
@@ -24,6 +38,9 @@ impl Default for KmsSettings {
         KmsSettings {
             deletion_window: Duration::from_secs(72 * 3600),
             key_cache_capacity: 100_000,
+            token_lifetime: Duration::from_secs(12 * 3600),
+            jwt_audiences: vec![CANONICAL_JWT_AUDIENCE.to_owned()],
+            jwt_leeway: Duration::from_secs(300),
         }
     }
 }
@@ -34,7 +51,10 @@ pub struct Kms {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) vault: KeyVault,
     pub(crate) authenticator: Authenticator,
+    pub(crate) access: crate::access::AccessCache,
     pub(crate) settings: KmsSettings,
+    /// Serializes read-modify-write changes of access bindings on this node.
+    pub(crate) bindings_lock: tokio::sync::Mutex<()>,
     /// Background tasks (key generation) in flight, so shutdown and tests can wait for them.
     pub(crate) tasks: tokio_util_lite::TaskTracker,
 }
@@ -52,13 +72,11 @@ impl Kms {
             clock,
             vault: KeyVault::new(root, settings.key_cache_capacity),
             authenticator,
+            access: crate::access::AccessCache::default(),
+            bindings_lock: tokio::sync::Mutex::new(()),
             settings,
             tasks: tokio_util_lite::TaskTracker::default(),
         })
-    }
-
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, crate::CoreError> {
-        self.authenticator.authenticate(authorization)
     }
 
     /// The principal of offline admin commands (see [`Principal`]).

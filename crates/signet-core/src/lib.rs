@@ -6,16 +6,19 @@
 //! defined here, the server maps [`ErrorKind`] to transport codes, and `signet-store`
 //! implements the store port.
 
+mod access;
 pub mod auth;
 pub mod bootstrap;
 pub mod domain;
 pub mod error;
+pub mod jwt;
 mod kms;
 pub mod paging;
 pub mod store;
 mod usecases;
 pub mod vault;
 
+pub use access::AccessCache;
 pub use error::{CoreError, ErrorKind};
-pub use kms::{Kms, KmsSettings};
+pub use kms::{CANONICAL_JWT_AUDIENCE, Kms, KmsSettings, endpoint_jwt_audience};
 pub use usecases::*;

@@ -1,7 +1,10 @@
 //! The storage port. Adapters (SQLite, PostgreSQL) live in `signet-store` and must all pass its
 //! conformance suite. A store only ever holds *sealed* key material.
 
-use crate::domain::{FolderId, KeyId, KeyRecord, OperationId, OperationRecord, Timestamp};
+use crate::domain::{
+    AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
+    OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
+};
 use async_trait::async_trait;
 
 /// Errors a store can report. Callers map them: `Conflict` to a retry or ABORTED,
@@ -35,11 +38,20 @@ pub enum KeyWrite<'a> {
     },
 }
 
-/// One atomic write: a key change and/or an operation upsert, committed together and durable
-/// when `write` returns.
+/// Replaces all access bindings of one resource.
+#[derive(Debug, Clone, Copy)]
+pub struct BindingsWrite<'a> {
+    /// `BindingTarget::storage_key()`, e.g. `key:abj…` or `folder:default`.
+    pub target: &'a str,
+    pub bindings: &'a [AccessBinding],
+}
+
+/// One atomic write: a key change, a replacement of a resource's access bindings, and/or an
+/// operation upsert, committed together and durable when `write` returns.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Write<'a> {
     pub key: Option<KeyWrite<'a>>,
+    pub bindings: Option<BindingsWrite<'a>>,
     /// Inserted, or replaced if an operation with the same id exists.
     pub operation: Option<&'a OperationRecord>,
 }
@@ -94,4 +106,64 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         deleted_before: Timestamp,
         limit: usize,
     ) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// The access bindings of a resource (`BindingTarget::storage_key()`), in a stable order.
+    async fn get_access_bindings(&self, target: &str) -> Result<Vec<AccessBinding>, StoreError>;
+
+    /// Inserts a service account, together with its (done) operation. `Conflict` if the id, or
+    /// the name within the folder, is taken.
+    async fn insert_service_account(
+        &self,
+        account: &ServiceAccount,
+        operation: &OperationRecord,
+    ) -> Result<(), StoreError>;
+
+    async fn get_service_account(
+        &self,
+        id: &ServiceAccountId,
+    ) -> Result<Option<ServiceAccount>, StoreError>;
+
+    /// Service accounts of a folder, ordered by id, starting after `after`.
+    async fn list_service_accounts(
+        &self,
+        folder: &FolderId,
+        after: Option<&ServiceAccountId>,
+        limit: usize,
+    ) -> Result<Vec<ServiceAccount>, StoreError>;
+
+    /// Deletes a service account with its authorized keys, revokes its tokens (at `at`) and
+    /// records the operation, in one transaction. Returns false if there was no such account.
+    async fn delete_service_account(
+        &self,
+        id: &ServiceAccountId,
+        at: Timestamp,
+        operation: &OperationRecord,
+    ) -> Result<bool, StoreError>;
+
+    /// `Conflict` if the id is taken; `Conflict` too if the service account does not exist.
+    async fn insert_authorized_key(&self, key: &AuthorizedKey) -> Result<(), StoreError>;
+
+    async fn get_authorized_key(
+        &self,
+        id: &AuthorizedKeyId,
+    ) -> Result<Option<AuthorizedKey>, StoreError>;
+
+    /// Authorized keys of a service account, ordered by id, starting after `after`.
+    async fn list_authorized_keys(
+        &self,
+        account: &ServiceAccountId,
+        after: Option<&AuthorizedKeyId>,
+        limit: usize,
+    ) -> Result<Vec<AuthorizedKey>, StoreError>;
+
+    /// Returns false if there was no such key.
+    async fn delete_authorized_key(&self, id: &AuthorizedKeyId) -> Result<bool, StoreError>;
+
+    /// `Conflict` if a token with the same hash exists.
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+
+    async fn get_token(&self, sha256_hex: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Marks a token revoked at `at` (idempotent). Returns false if there is no such token.
+    async fn revoke_token(&self, sha256_hex: &str, at: Timestamp) -> Result<bool, StoreError>;
 }

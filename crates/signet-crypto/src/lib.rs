@@ -7,6 +7,7 @@
 //! private to this crate: no other crate in the workspace may depend on them.
 
 mod algorithm;
+pub mod credential;
 mod error;
 mod keys;
 mod pem;

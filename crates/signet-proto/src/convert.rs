@@ -218,6 +218,47 @@ pub fn key(view: &KeyView) -> kms::AsymmetricSignatureKey {
     }
 }
 
+/// A service account's wire form.
+pub fn service_account(
+    a: &signet_core::domain::ServiceAccount,
+) -> crate::yandex::cloud::iam::v1::ServiceAccount {
+    use crate::yandex::cloud::iam::v1 as iam;
+    iam::ServiceAccount {
+        id: a.id.to_string(),
+        folder_id: a.folder_id.to_string(),
+        created_at: Some(timestamp(a.created_at)),
+        name: a.name.clone(),
+        description: a.description.clone(),
+        labels: a
+            .labels
+            .as_map()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        last_authenticated_at: None,
+        status: iam::service_account::Status::Active as i32,
+        expires_at: None,
+    }
+}
+
+/// An authorized key's wire form (public part only: there is nothing else).
+pub fn authorized_key(
+    k: &signet_core::domain::AuthorizedKey,
+) -> crate::yandex::cloud::iam::v1::Key {
+    use crate::yandex::cloud::iam::v1 as iam;
+    iam::Key {
+        id: k.id.to_string(),
+        created_at: Some(timestamp(k.created_at)),
+        description: k.description.clone(),
+        key_algorithm: k.algorithm.wire_number(),
+        public_key: k.public_key_pem.clone(),
+        last_used_at: None,
+        subject: Some(iam::key::Subject::ServiceAccountId(
+            k.service_account_id.to_string(),
+        )),
+    }
+}
+
 /// Packs a message into `google.protobuf.Any` with its `type.googleapis.com/...` URL.
 pub fn pack<M: prost::Message + prost::Name>(message: &M) -> crate::pbjson_types::Any {
     crate::pbjson_types::Any {
@@ -232,12 +273,26 @@ pub fn operation(
     record: &signet_core::domain::OperationRecord,
     error_code: impl Fn(signet_core::ErrorKind) -> i32,
 ) -> op::Operation {
+    use crate::yandex::cloud::access as acc;
+    use crate::yandex::cloud::iam::v1 as iam;
     use signet_core::domain::{OperationKind, OperationResult};
-    let key_id = record.resource_id.clone();
+    let id = record.resource_id.clone();
     let metadata = match record.kind {
-        OperationKind::CreateKey => pack(&kms::CreateAsymmetricSignatureKeyMetadata { key_id }),
-        OperationKind::UpdateKey => pack(&kms::UpdateAsymmetricSignatureKeyMetadata { key_id }),
-        OperationKind::DeleteKey => pack(&kms::DeleteAsymmetricSignatureKeyMetadata { key_id }),
+        OperationKind::CreateKey => pack(&kms::CreateAsymmetricSignatureKeyMetadata { key_id: id }),
+        OperationKind::UpdateKey => pack(&kms::UpdateAsymmetricSignatureKeyMetadata { key_id: id }),
+        OperationKind::DeleteKey => pack(&kms::DeleteAsymmetricSignatureKeyMetadata { key_id: id }),
+        OperationKind::SetKeyAccessBindings | OperationKind::SetFolderAccessBindings => {
+            pack(&acc::SetAccessBindingsMetadata { resource_id: id })
+        }
+        OperationKind::UpdateKeyAccessBindings | OperationKind::UpdateFolderAccessBindings => {
+            pack(&acc::UpdateAccessBindingsMetadata { resource_id: id })
+        }
+        OperationKind::CreateServiceAccount => pack(&iam::CreateServiceAccountMetadata {
+            service_account_id: id,
+        }),
+        OperationKind::DeleteServiceAccount => pack(&iam::DeleteServiceAccountMetadata {
+            service_account_id: id,
+        }),
     };
     let result = match &record.result {
         OperationResult::Pending => None,
@@ -249,6 +304,13 @@ pub fn operation(
             }))
         }
         OperationResult::Key(view) => Some(op::operation::Result::Response(pack(&key(view)))),
+        OperationResult::ServiceAccount(account) => Some(op::operation::Result::Response(pack(
+            &service_account(account),
+        ))),
+        OperationResult::Empty => Some(op::operation::Result::Response(crate::pbjson_types::Any {
+            type_url: "type.googleapis.com/google.protobuf.Empty".to_owned(),
+            value: Vec::new().into(),
+        })),
     };
     op::Operation {
         id: record.id.to_string(),
@@ -398,5 +460,133 @@ mod tests {
             any.type_url,
             "type.googleapis.com/yandex.cloud.kms.v1.asymmetricsignature.CreateAsymmetricSignatureKeyMetadata"
         );
+    }
+}
+
+/// Validated access-binding requests.
+pub mod access {
+    use crate::yandex::cloud::access as wire;
+    use signet_core::domain::{
+        AccessBinding, BindingAction, BindingDelta, Invalid, Role, Subject, Violations,
+    };
+    use signet_core::paging;
+
+    const MAX_RESOURCE_ID: usize = 64;
+    const MAX_BINDINGS: usize = 1000;
+    const MAX_BINDINGS_PAGE_TOKEN: usize = 2000;
+
+    fn binding(field: &str, b: &wire::AccessBinding) -> Result<AccessBinding, Invalid> {
+        let mut v = Violations::new();
+        let role = if b.role_id.is_empty() {
+            v.add(format!("{field}.role_id"), "is required");
+            None
+        } else if b.role_id.chars().count() > 64 {
+            v.add(format!("{field}.role_id"), "must be at most 64 characters");
+            None
+        } else {
+            v.take(Role::parse(&format!("{field}.role_id"), &b.role_id))
+        };
+        let subject = match &b.subject {
+            None => {
+                v.add(format!("{field}.subject"), "is required");
+                None
+            }
+            Some(s) => v.take(Subject::parse(
+                &format!("{field}.subject"),
+                &s.r#type,
+                &s.id,
+            )),
+        };
+        v.finish(|| {
+            Some(AccessBinding {
+                role: role?,
+                subject: subject?,
+            })
+        })
+    }
+
+    pub fn to_wire(b: &AccessBinding) -> wire::AccessBinding {
+        wire::AccessBinding {
+            role_id: b.role.id().to_owned(),
+            subject: Some(wire::Subject {
+                id: b.subject.id.clone(),
+                r#type: b.subject.kind.wire_name().to_owned(),
+            }),
+        }
+    }
+
+    /// The resource id string, checked for presence and length (the caller parses it into a
+    /// key or folder id).
+    pub fn resource_id(value: &str) -> Result<&str, Invalid> {
+        if value.is_empty() {
+            return Err(Invalid::one("resource_id", "is required"));
+        }
+        if value.chars().count() > MAX_RESOURCE_ID {
+            return Err(Invalid::one("resource_id", "must be at most 64 characters"));
+        }
+        Ok(value)
+    }
+
+    /// Page size and token of a ListAccessBindings request.
+    pub fn list(req: &wire::ListAccessBindingsRequest) -> Result<(usize, String), Invalid> {
+        let mut v = Violations::new();
+        let size = v.take(paging::page_size("page_size", req.page_size));
+        if req.page_token.chars().count() > MAX_BINDINGS_PAGE_TOKEN {
+            v.add("page_token", "must be at most 2000 characters");
+        }
+        v.finish(|| Some((size?, req.page_token.clone())))
+    }
+
+    pub fn set(req: &wire::SetAccessBindingsRequest) -> Result<Vec<AccessBinding>, Invalid> {
+        if req.access_bindings.len() > MAX_BINDINGS {
+            return Err(Invalid::one("access_bindings", "at most 1000 bindings"));
+        }
+        let mut v = Violations::new();
+        let parsed: Vec<Option<AccessBinding>> = req
+            .access_bindings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| v.take(binding(&format!("access_bindings[{i}]"), b)))
+            .collect();
+        v.finish(|| parsed.into_iter().collect())
+    }
+
+    pub fn update(req: &wire::UpdateAccessBindingsRequest) -> Result<Vec<BindingDelta>, Invalid> {
+        let n = req.access_binding_deltas.len();
+        if n == 0 || n > MAX_BINDINGS {
+            return Err(Invalid::one(
+                "access_binding_deltas",
+                "must hold between 1 and 1000 deltas",
+            ));
+        }
+        let mut v = Violations::new();
+        let parsed: Vec<Option<BindingDelta>> = req
+            .access_binding_deltas
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let field = format!("access_binding_deltas[{i}]");
+                let action = match wire::AccessBindingAction::try_from(d.action) {
+                    Ok(wire::AccessBindingAction::Add) => Some(BindingAction::Add),
+                    Ok(wire::AccessBindingAction::Remove) => Some(BindingAction::Remove),
+                    _ => {
+                        v.add(format!("{field}.action"), "must be ADD or REMOVE");
+                        None
+                    }
+                };
+                let b = match &d.access_binding {
+                    Some(b) => v.take(binding(&format!("{field}.access_binding"), b)),
+                    None => {
+                        v.add(format!("{field}.access_binding"), "is required");
+                        None
+                    }
+                };
+                Some(BindingDelta {
+                    action: action?,
+                    binding: b?,
+                })
+            })
+            .collect();
+        v.finish(|| parsed.into_iter().collect())
     }
 }

@@ -56,10 +56,25 @@ pub mod yandex {
         }
 
         pub mod iam {
-            /// Package `yandex.cloud.iam.v1`: IAM token exchange.
+            /// Package `yandex.cloud.iam.v1`: IAM token exchange, service
+            /// accounts and their authorized keys.
             pub mod v1 {
                 include!(concat!(env!("OUT_DIR"), "/yandex.cloud.iam.v1.rs"));
                 include!(concat!(env!("OUT_DIR"), "/yandex.cloud.iam.v1.serde.rs"));
+            }
+        }
+
+        pub mod resourcemanager {
+            /// Package `yandex.cloud.resourcemanager.v1`: folders.
+            pub mod v1 {
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/yandex.cloud.resourcemanager.v1.rs"
+                ));
+                include!(concat!(
+                    env!("OUT_DIR"),
+                    "/yandex.cloud.resourcemanager.v1.serde.rs"
+                ));
             }
         }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// Paths are kept in their protobuf (snake_case) form, e.g.
 /// `deletion_protection`. JSON carries them in lowerCamelCase, joined by
 /// commas.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct FieldMask {
     /// Field paths, snake_case, sub-fields separated by `.`.
     #[prost(string, repeated, tag = "1")]

@@ -3,7 +3,15 @@
 
 use crate::config::Settings;
 use crate::context::RequestIdLayer;
-use crate::grpc::{CryptoService, KeyService, OperationService};
+use crate::grpc::{
+    ApiEndpointService, AuthorizedKeyService, CryptoService, FolderService, IamTokenService,
+    KeyService, OperationService, ServiceAccountService,
+};
+use signet_proto::yandex::cloud::endpoint::api_endpoint_service_server::ApiEndpointServiceServer;
+use signet_proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenServiceServer;
+use signet_proto::yandex::cloud::iam::v1::key_service_server::KeyServiceServer as IamKeyServiceServer;
+use signet_proto::yandex::cloud::iam::v1::service_account_service_server::ServiceAccountServiceServer;
+use signet_proto::yandex::cloud::resourcemanager::v1::folder_service_server::FolderServiceServer;
 use signet_core::auth::NewToken;
 use signet_core::bootstrap::{BootstrapError, bootstrap};
 use signet_core::domain::Clock;
@@ -62,6 +70,12 @@ pub enum ServeError {
          network in clear. Listen on a loopback address, or pass --insecure-plaintext"
     )]
     PlaintextNotLoopback(SocketAddr),
+    #[error("cannot read TLS file {path}")]
+    Tls {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
@@ -185,6 +199,7 @@ pub async fn open_kms(
     settings: &Settings,
     clock: Arc<dyn Clock>,
     create_if_missing: bool,
+    jwt_audiences: Vec<String>,
 ) -> Result<(Arc<Kms>, Option<NewToken>), ServeError> {
     let db_path = settings.data_dir.join(DB_FILE);
     let fresh = !db_path.exists();
@@ -208,26 +223,50 @@ pub async fn open_kms(
         KmsSettings {
             deletion_window: settings.deletion_window,
             key_cache_capacity: settings.key_cache_capacity,
+            token_lifetime: settings.token_lifetime,
+            jwt_audiences,
+            ..KmsSettings::default()
         },
     );
     Ok((kms, boot.new_admin_token))
 }
 
+/// The JWT audiences accepted: Yandex's canonical one, and the one the Python SDK derives from
+/// the endpoint it was given, for the advertised address and, on loopback, for `localhost` and
+/// `127.0.0.1` with the same port.
+fn jwt_audiences(advertised: &str, local: SocketAddr) -> Vec<String> {
+    let mut out = vec![
+        signet_core::CANONICAL_JWT_AUDIENCE.to_owned(),
+        signet_core::endpoint_jwt_audience(advertised),
+    ];
+    if local.ip().is_loopback() {
+        for host in ["localhost", "127.0.0.1"] {
+            out.push(signet_core::endpoint_jwt_audience(&format!(
+                "{host}:{}",
+                local.port()
+            )));
+        }
+    }
+    out.dedup();
+    out
+}
+
+fn read_pem(path: &Path) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|source| ServeError::Tls {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// Starts the server and its background jobs; returns once it is listening.
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running, ServeError> {
-    if !settings.listen.ip().is_loopback() {
+    if settings.tls.is_none() && !settings.listen.ip().is_loopback() {
         if settings.insecure_plaintext {
             tracing::warn!(addr = %settings.listen, "serving plaintext gRPC on a non-loopback address");
         } else {
             return Err(ServeError::PlaintextNotLoopback(settings.listen));
         }
     }
-    let (kms, new_admin_token) = open_kms(&settings, clock, true).await?;
-    let resumed = kms.recover_pending_operations().await?;
-    if resumed > 0 {
-        tracing::info!(resumed, "resuming operations interrupted by the last stop");
-    }
-
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -238,14 +277,44 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         addr: settings.listen,
         source,
     })?;
+    // `{port}` in the advertised address stands for the bound port (useful with port 0).
+    let advertised = settings
+        .advertise
+        .as_ref()
+        .map(|a| a.replace("{port}", &local_addr.port().to_string()))
+        .unwrap_or_else(|| local_addr.to_string());
+
+    let (kms, new_admin_token) = open_kms(
+        &settings,
+        clock,
+        true,
+        jwt_audiences(&advertised, local_addr),
+    )
+    .await?;
+    let resumed = kms.recover_pending_operations().await?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resuming operations interrupted by the last stop");
+    }
 
     let jobs = vec![spawn_destruction_job(
         Arc::clone(&kms),
         settings.destroy_interval,
     )];
 
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &settings.tls {
+        let identity =
+            tonic::transport::Identity::from_pem(read_pem(&tls.cert)?, read_pem(&tls.key)?);
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+        if let Some(ca) = &tls.client_ca {
+            config = config
+                .client_ca_root(tonic::transport::Certificate::from_pem(read_pem(ca)?))
+                .client_auth_optional(false);
+        }
+        builder = builder.tls_config(config)?;
+    }
     let (tx, rx) = oneshot::channel::<()>();
-    let router = tonic::transport::Server::builder()
+    let router = builder
         .layer(RequestIdLayer)
         .add_service(AsymmetricSignatureKeyServiceServer::new(KeyService::new(
             Arc::clone(&kms),
@@ -255,7 +324,22 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         ))
         .add_service(OperationServiceServer::new(OperationService::new(
             Arc::clone(&kms),
-        )));
+        )))
+        .add_service(ApiEndpointServiceServer::new(ApiEndpointService::new(
+            advertised.clone(),
+        )))
+        .add_service(IamTokenServiceServer::new(IamTokenService::new(
+            Arc::clone(&kms),
+        )))
+        .add_service(ServiceAccountServiceServer::new(
+            ServiceAccountService::new(Arc::clone(&kms)),
+        ))
+        .add_service(IamKeyServiceServer::new(AuthorizedKeyService::new(
+            Arc::clone(&kms),
+        )))
+        .add_service(FolderServiceServer::new(FolderService::new(Arc::clone(
+            &kms,
+        ))));
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = tokio::spawn(async move {
         router
@@ -264,7 +348,12 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
             })
             .await
     });
-    tracing::info!(addr = %local_addr, data_dir = %settings.data_dir.display(), "signet is listening (gRPC, plaintext)");
+    let transport = if settings.tls.is_some() {
+        "TLS"
+    } else {
+        "plaintext"
+    };
+    tracing::info!(addr = %local_addr, advertised = %advertised, transport, data_dir = %settings.data_dir.display(), "signet is listening");
     Ok(Running {
         local_addr,
         kms,

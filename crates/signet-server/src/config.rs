@@ -20,6 +20,11 @@ pub struct FileConfig {
     pub key_cache_capacity: Option<usize>,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub advertise: Option<String>,
+    pub token_lifetime: Option<String>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -45,6 +50,21 @@ pub struct Settings {
     pub key_cache_capacity: usize,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Certificate chain and private key (PEM) to serve TLS; both or neither.
+    pub tls: Option<TlsFiles>,
+    /// `host:port` announced by endpoint discovery; defaults to the bound listen address.
+    pub advertise: Option<String>,
+    /// Lifetime of IAM tokens (at most 12 h).
+    pub token_lifetime: Duration,
+}
+
+/// TLS material, by path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// If set, clients must present a certificate signed by this CA (mutual TLS).
+    pub client_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +125,11 @@ impl Settings {
                 .transpose()?,
             log_format: env("SIGNET_LOG_FORMAT"),
             log_level: env("SIGNET_LOG_LEVEL"),
+            tls_cert: env("SIGNET_TLS_CERT").map(PathBuf::from),
+            tls_key: env("SIGNET_TLS_KEY").map(PathBuf::from),
+            tls_client_ca: env("SIGNET_TLS_CLIENT_CA").map(PathBuf::from),
+            advertise: env("SIGNET_ADVERTISE"),
+            token_lifetime: env("SIGNET_TOKEN_LIFETIME"),
         };
         let merged = merge(merge(file, from_env), flags);
 
@@ -114,6 +139,22 @@ impl Settings {
             .map_err(|e| invalid("listen", &format!("{listen_text:?} is not HOST:PORT ({e})")))?
             .next()
             .ok_or_else(|| invalid("listen", &format!("{listen_text:?} resolves to nothing")))?;
+        let tls = match (merged.tls_cert, merged.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                client_ca: merged.tls_client_ca,
+            }),
+            (None, None) if merged.tls_client_ca.is_some() => {
+                return Err(invalid("tls_client_ca", "needs tls_cert and tls_key"));
+            }
+            (None, None) => None,
+            _ => return Err(invalid("tls_cert", "tls_cert and tls_key go together")),
+        };
+        let token_lifetime = duration("token_lifetime", merged.token_lifetime, "12h")?;
+        if token_lifetime > Duration::from_secs(12 * 3600) || token_lifetime.is_zero() {
+            return Err(invalid("token_lifetime", "must be between 1s and 12h"));
+        }
         let key_cache_capacity = merged.key_cache_capacity.unwrap_or(100_000);
         if key_cache_capacity == 0 {
             return Err(invalid("key_cache_capacity", "must be at least 1"));
@@ -139,6 +180,9 @@ impl Settings {
                 }
             },
             log_level: merged.log_level.unwrap_or_else(|| "info".into()),
+            tls,
+            advertise: merged.advertise,
+            token_lifetime,
         })
     }
 }
@@ -154,6 +198,11 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
         key_cache_capacity: high.key_cache_capacity.or(low.key_cache_capacity),
         log_format: high.log_format.or(low.log_format),
         log_level: high.log_level.or(low.log_level),
+        tls_cert: high.tls_cert.or(low.tls_cert),
+        tls_key: high.tls_key.or(low.tls_key),
+        tls_client_ca: high.tls_client_ca.or(low.tls_client_ca),
+        advertise: high.advertise.or(low.advertise),
+        token_lifetime: high.token_lifetime.or(low.token_lifetime),
     }
 }
 

@@ -100,7 +100,8 @@ where
         let trace_id = RequestId::generate();
         req.extensions_mut().insert(request_id.clone());
         req.extensions_mut().insert(TraceId(trace_id.0.clone()));
-        let span = tracing::info_span!("request", request_id = %request_id, path = %req.uri().path());
+        let span =
+            tracing::info_span!("request", request_id = %request_id, path = %req.uri().path());
         let fut = self.inner.call(req);
         Box::pin(async move {
             use futures_util::FutureExt as _;
@@ -136,7 +137,10 @@ fn internal_error_response<RB: Default>() -> http::Response<RB> {
         http::HeaderValue::from_static("application/grpc"),
     );
     headers.insert("grpc-status", http::HeaderValue::from_static("13"));
-    headers.insert("grpc-message", http::HeaderValue::from_static("internal%20error"));
+    headers.insert(
+        "grpc-message",
+        http::HeaderValue::from_static("internal%20error"),
+    );
     resp
 }
 
@@ -149,7 +153,7 @@ pub struct CallContext {
 
 impl CallContext {
     /// Authenticates a gRPC call.
-    pub fn authenticate<T>(
+    pub async fn authenticate<T>(
         kms: &Kms,
         request: &tonic::Request<T>,
     ) -> Result<CallContext, tonic::Status> {
@@ -158,7 +162,7 @@ impl CallContext {
             .metadata()
             .get("authorization")
             .map(|v| v.to_str().unwrap_or("<invalid>"));
-        match kms.authenticate(header) {
+        match kms.authenticate(header).await {
             Ok(principal) => Ok(CallContext {
                 request_id,
                 principal,
@@ -192,13 +196,19 @@ mod tests {
             Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
         });
         let mut svc = RequestIdLayer.layer(ok);
-        let req = http::Request::builder().header("x-request-id", "abc-1").body(()).unwrap();
+        let req = http::Request::builder()
+            .header("x-request-id", "abc-1")
+            .body(())
+            .unwrap();
         let resp = svc.ready().await.unwrap().call(req).await.unwrap();
         assert_eq!(resp.headers()["x-request-id"], "abc-1");
         assert!(resp.headers().contains_key("x-server-trace-id"));
 
         // Header values that are not visible ASCII are replaced, not echoed.
-        let req = http::Request::builder().header("x-request-id", "a b").body(()).unwrap();
+        let req = http::Request::builder()
+            .header("x-request-id", "a b")
+            .body(())
+            .unwrap();
         let resp = svc.ready().await.unwrap().call(req).await.unwrap();
         assert_eq!(resp.headers()["x-request-id"].len(), 36);
 
@@ -209,7 +219,13 @@ mod tests {
             Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
         });
         let mut svc = RequestIdLayer.layer(panicking);
-        let resp = svc.ready().await.unwrap().call(http::Request::new(())).await.unwrap();
+        let resp = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(http::Request::new(()))
+            .await
+            .unwrap();
         assert_eq!(resp.headers()["grpc-status"], "13");
         assert!(resp.headers().contains_key("x-request-id"));
     }

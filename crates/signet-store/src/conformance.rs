@@ -164,6 +164,7 @@ fn next_version(record: &KeyRecord) -> KeyRecord {
 async fn insert<S: Store + ?Sized>(store: &S, record: &KeyRecord) {
     store
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Insert(record)),
             operation: None,
         })
@@ -178,6 +179,7 @@ async fn update<S: Store + ?Sized>(
 ) -> Result<(), StoreError> {
     store
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Update {
                 record,
                 expected_version,
@@ -190,6 +192,7 @@ async fn update<S: Store + ?Sized>(
 async fn put_operation<S: Store + ?Sized>(store: &S, op: &OperationRecord) {
     store
         .write(Write {
+            bindings: None,
             key: None,
             operation: Some(op),
         })
@@ -417,6 +420,7 @@ pub async fn insert_of_an_existing_id_conflicts<F: StoreFactory>(factory: &F) {
     clash.name = "clash".to_owned();
     let result = store
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Insert(&clash)),
             operation: None,
         })
@@ -498,6 +502,7 @@ pub async fn a_failed_write_commits_nothing<F: StoreFactory>(factory: &F) {
     let op = sample_operation("abjopinsert", "abjatomic", T0);
     let result = store
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Insert(&key)),
             operation: Some(&op),
         })
@@ -513,6 +518,7 @@ pub async fn a_failed_write_commits_nothing<F: StoreFactory>(factory: &F) {
     let op = sample_operation("abjopupdate", "abjatomic", T0);
     let result = store
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Update {
                 record: &stale,
                 expected_version: 7,
@@ -535,6 +541,7 @@ pub async fn a_failed_write_commits_nothing<F: StoreFactory>(factory: &F) {
     let ghost = next_version(&sample_key("abjghost", "f"));
     let result = store
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Update {
                 record: &ghost,
                 expected_version: 1,
@@ -555,6 +562,7 @@ pub async fn a_failed_write_commits_nothing<F: StoreFactory>(factory: &F) {
     let op = sample_operation("abjopboth", "abjatomic", T0 + SEC);
     store
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Update {
                 record: &v2,
                 expected_version: 1,
@@ -1009,6 +1017,7 @@ pub async fn concurrent_updates_at_one_version_have_one_winner<F: StoreFactory>(
             barrier.wait().await;
             let result = store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Update {
                         record: &record,
                         expected_version: 1,
@@ -1100,6 +1109,7 @@ pub async fn concurrent_inserts_of_one_id_have_one_winner<F: StoreFactory>(facto
             barrier.wait().await;
             let result = store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Insert(&record)),
                     operation: None,
                 })
@@ -1135,6 +1145,7 @@ pub async fn concurrent_inserts_and_reads_all_succeed<F: StoreFactory>(factory: 
             let op = sample_operation(&format!("abjop{i:02}"), &id, T0);
             store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Insert(&key)),
                     operation: Some(&op),
                 })

@@ -1,6 +1,6 @@
 //! Versioned schema migrations, embedded in the binary at compile time.
 //!
-//! Each adapter has its own directory (`migrations/sqlite/`, later `migrations/postgres/`) of
+//! Each adapter has its own directory (`migrations/sqlite/`, `migrations/postgres/`) of
 //! files named `NNNN_description.sql`. They are listed here with `include_str!`, so neither a
 //! database nor the migration directory is needed at build or run time. sqlx's migrator applies
 //! the ones a database lacks, records them in `_sqlx_migrations` with a checksum, and refuses a
@@ -30,7 +30,16 @@ macro_rules! embed {
 }
 
 /// The SQLite migrations, in order. A unit test checks this list against the directory.
-pub(crate) const SQLITE: &[Embedded] = &[embed!("sqlite", "0001_init")];
+pub(crate) const SQLITE: &[Embedded] = &[
+    embed!("sqlite", "0001_init"),
+    embed!("sqlite", "0002_identities"),
+];
+
+/// The PostgreSQL migrations, in order. A unit test checks this list against the directory.
+pub(crate) const POSTGRES: &[Embedded] = &[
+    embed!("postgres", "0001_init"),
+    embed!("postgres", "0002_identities"),
+];
 
 impl Embedded {
     /// `(version, description)` from `NNNN_description`.
@@ -102,10 +111,20 @@ mod tests {
         assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
     }
 
+    #[test]
+    fn every_postgres_migration_file_is_embedded_in_order() {
+        let listed: BTreeSet<String> = POSTGRES.iter().map(|m| m.stem.to_owned()).collect();
+        assert_eq!(listed, stems_in("postgres"));
+        let versions: Vec<i64> = POSTGRES.iter().map(|m| m.parse_stem().unwrap().0).collect();
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    }
+
     #[tokio::test]
     async fn the_migrator_resolves_every_embedded_file() {
-        let m = migrator(SQLITE).await.unwrap();
-        assert_eq!(m.iter().count(), SQLITE.len());
-        assert_eq!(m.iter().next().unwrap().version, 1);
+        for list in [SQLITE, POSTGRES] {
+            let m = migrator(list).await.unwrap();
+            assert_eq!(m.iter().count(), list.len());
+            assert_eq!(m.iter().next().unwrap().version, 1);
+        }
     }
 }

@@ -8,19 +8,22 @@
 //! through a separate pool of query-only connections; in WAL mode they never block the writer
 //! nor wait for it, and each read sees the last committed state.
 
-use crate::codec::{KeyColumns, OperationColumns, encode_labels, encode_result, sql_limit};
+use crate::codec::{Columns, encode_labels, encode_result, sql_limit};
 use crate::error::{DbClass, map_migrate, map_sqlx};
 use crate::migrations;
 use async_trait::async_trait;
-use signet_core::domain::{FolderId, KeyId, KeyRecord, OperationId, OperationRecord, Timestamp};
+use signet_core::domain::{
+    AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
+    OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
+};
 use signet_core::store::{KeyWrite, OperationCursor, Store, StoreError, Write};
 use signet_crypto::SealedKey;
-use sqlx::error::DatabaseError;
+use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite};
+use sqlx::{Sqlite, SqliteConnection};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +38,24 @@ macro_rules! key_columns {
 macro_rules! operation_columns {
     () => {
         "id, kind, resource_id, description, created_at, created_by, modified_at, done, result"
+    };
+}
+
+macro_rules! service_account_columns {
+    () => {
+        "id, folder_id, created_at, name, description, labels"
+    };
+}
+
+macro_rules! authorized_key_columns {
+    () => {
+        "id, service_account_id, created_at, description, algorithm, public_key_pem"
+    };
+}
+
+macro_rules! token_columns {
+    () => {
+        "sha256, service_account_id, created_at, expires_at, revoked_at"
     };
 }
 
@@ -179,7 +200,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.readers)
             .await
             .map_err(map_error)?;
-        row.map(|row| Columns::new(&row, "meta", name.to_owned()).get("value"))
+        row.map(|row| Columns::new(&row, "meta", name.to_owned(), classify).get("value"))
             .transpose()
     }
 
@@ -240,7 +261,7 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, write: Write<'_>) -> Result<(), StoreError> {
-        if write.key.is_none() && write.operation.is_none() {
+        if write.key.is_none() && write.bindings.is_none() && write.operation.is_none() {
             return Ok(());
         }
         // Encode before taking the write lock.
@@ -294,20 +315,12 @@ impl Store for SqliteStore {
             }
         }
 
+        if let Some(bindings) = write.bindings {
+            replace_bindings(&mut tx, bindings.target, bindings.bindings).await?;
+        }
+
         if let Some((op, result)) = &operation {
-            sqlx::query(UPSERT_OPERATION)
-                .bind(op.id.as_str())
-                .bind(op.kind.as_str())
-                .bind(op.resource_id.as_str())
-                .bind(op.description.as_str())
-                .bind(op.created_at.as_micros())
-                .bind(op.created_by.as_str())
-                .bind(op.modified_at.as_micros())
-                .bind(op.done())
-                .bind(result.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_error)?;
+            upsert_operation(&mut tx, op, result).await?;
         }
 
         tx.commit().await.map_err(map_error)
@@ -389,6 +402,320 @@ impl Store for SqliteStore {
         .map_err(map_error)?;
         rows.iter().map(decode_key).collect()
     }
+
+    async fn get_access_bindings(&self, target: &str) -> Result<Vec<AccessBinding>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT target, role, subject_type, subject_id FROM access_bindings WHERE target = ?1",
+        )
+        .bind(target)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(map_error)?;
+        Columns::access_bindings(&rows, classify)
+    }
+
+    async fn insert_service_account(
+        &self,
+        account: &ServiceAccount,
+        operation: &OperationRecord,
+    ) -> Result<(), StoreError> {
+        let labels = encode_labels(&account.labels)?;
+        let result = encode_result(&operation.result)?;
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_error)?;
+        sqlx::query(concat!(
+            "INSERT INTO service_accounts (",
+            service_account_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ))
+        .bind(account.id.as_str())
+        .bind(account.folder_id.as_str())
+        .bind(account.created_at.as_micros())
+        .bind(account.name.as_str())
+        .bind(account.description.as_str())
+        .bind(labels)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            // The name is the caller's text: say which constraint, not what it held.
+            map_sqlx(e, classify, || {
+                format!(
+                    "service account {}: the id, or the name within folder {}, is taken",
+                    account.id, account.folder_id
+                )
+            })
+        })?;
+        upsert_operation(&mut tx, operation, &result).await?;
+        tx.commit().await.map_err(map_error)
+    }
+
+    async fn get_service_account(
+        &self,
+        id: &ServiceAccountId,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            service_account_columns!(),
+            " FROM service_accounts WHERE id = ?1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(map_error)?
+        .map(|row| Columns::service_account(&row, classify))
+        .transpose()
+    }
+
+    async fn list_service_accounts(
+        &self,
+        folder: &FolderId,
+        after: Option<&ServiceAccountId>,
+        limit: usize,
+    ) -> Result<Vec<ServiceAccount>, StoreError> {
+        let query = match after {
+            None => sqlx::query(concat!(
+                "SELECT ",
+                service_account_columns!(),
+                " FROM service_accounts WHERE folder_id = ?1 ORDER BY id LIMIT ?2"
+            ))
+            .bind(folder.as_str())
+            .bind(sql_limit(limit)),
+            Some(after) => sqlx::query(concat!(
+                "SELECT ",
+                service_account_columns!(),
+                " FROM service_accounts WHERE folder_id = ?1 AND id > ?3 ORDER BY id LIMIT ?2"
+            ))
+            .bind(folder.as_str())
+            .bind(sql_limit(limit))
+            .bind(after.as_str()),
+        };
+        let rows = query.fetch_all(&self.readers).await.map_err(map_error)?;
+        rows.iter()
+            .map(|row| Columns::service_account(row, classify))
+            .collect()
+    }
+
+    async fn delete_service_account(
+        &self,
+        id: &ServiceAccountId,
+        at: Timestamp,
+        operation: &OperationRecord,
+    ) -> Result<bool, StoreError> {
+        let result = encode_result(&operation.result)?;
+        // Dropping `tx` on any early return (including "no such account") rolls it all back.
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_error)?;
+        // Keys first: the foreign key refuses to orphan them.
+        sqlx::query("DELETE FROM authorized_keys WHERE service_account_id = ?1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        sqlx::query(
+            "UPDATE iam_tokens SET revoked_at = ?2 \
+             WHERE service_account_id = ?1 AND revoked_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(at.as_micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_error)?;
+        let deleted = sqlx::query("DELETE FROM service_accounts WHERE id = ?1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        if deleted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        upsert_operation(&mut tx, operation, &result).await?;
+        tx.commit().await.map_err(map_error)?;
+        Ok(true)
+    }
+
+    async fn insert_authorized_key(&self, key: &AuthorizedKey) -> Result<(), StoreError> {
+        let done = sqlx::query(concat!(
+            "INSERT INTO authorized_keys (",
+            authorized_key_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ))
+        .bind(key.id.as_str())
+        .bind(key.service_account_id.as_str())
+        .bind(key.created_at.as_micros())
+        .bind(key.description.as_str())
+        .bind(key.algorithm.wire_number())
+        .bind(key.public_key_pem.as_str())
+        .execute(&self.writer)
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::Conflict(format!(
+                "service account {} does not exist",
+                key.service_account_id
+            ))),
+            Err(e) => Err(map_sqlx(e, classify, || {
+                format!("authorized key {} already exists", key.id)
+            })),
+        }
+    }
+
+    async fn get_authorized_key(
+        &self,
+        id: &AuthorizedKeyId,
+    ) -> Result<Option<AuthorizedKey>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            authorized_key_columns!(),
+            " FROM authorized_keys WHERE id = ?1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(map_error)?
+        .map(|row| Columns::authorized_key(&row, classify))
+        .transpose()
+    }
+
+    async fn list_authorized_keys(
+        &self,
+        account: &ServiceAccountId,
+        after: Option<&AuthorizedKeyId>,
+        limit: usize,
+    ) -> Result<Vec<AuthorizedKey>, StoreError> {
+        let query = match after {
+            None => sqlx::query(concat!(
+                "SELECT ",
+                authorized_key_columns!(),
+                " FROM authorized_keys WHERE service_account_id = ?1 ORDER BY id LIMIT ?2"
+            ))
+            .bind(account.as_str())
+            .bind(sql_limit(limit)),
+            Some(after) => sqlx::query(concat!(
+                "SELECT ",
+                authorized_key_columns!(),
+                " FROM authorized_keys WHERE service_account_id = ?1 AND id > ?3",
+                " ORDER BY id LIMIT ?2"
+            ))
+            .bind(account.as_str())
+            .bind(sql_limit(limit))
+            .bind(after.as_str()),
+        };
+        let rows = query.fetch_all(&self.readers).await.map_err(map_error)?;
+        rows.iter()
+            .map(|row| Columns::authorized_key(row, classify))
+            .collect()
+    }
+
+    async fn delete_authorized_key(&self, id: &AuthorizedKeyId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM authorized_keys WHERE id = ?1")
+            .bind(id.as_str())
+            .execute(&self.writer)
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO iam_tokens (",
+            token_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5)"
+        ))
+        .bind(token.sha256_hex.as_str())
+        .bind(token.service_account_id.as_str())
+        .bind(token.created_at.as_micros())
+        .bind(token.expires_at.as_micros())
+        .bind(token.revoked_at.map(Timestamp::as_micros))
+        .execute(&self.writer)
+        .await
+        // Not even the hash goes into the message: it is the token's lookup key.
+        .map_err(|e| map_sqlx(e, classify, || "a token with this hash exists".into()))?;
+        Ok(())
+    }
+
+    async fn get_token(&self, sha256_hex: &str) -> Result<Option<TokenRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM iam_tokens WHERE sha256 = ?1"
+        ))
+        .bind(sha256_hex)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(map_error)?
+        .map(|row| Columns::token(&row, classify))
+        .transpose()
+    }
+
+    async fn revoke_token(&self, sha256_hex: &str, at: Timestamp) -> Result<bool, StoreError> {
+        // SQLite counts a matched row as changed even when COALESCE keeps the old value, so an
+        // already revoked token still reports true.
+        let done = sqlx::query(
+            "UPDATE iam_tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE sha256 = ?1",
+        )
+        .bind(sha256_hex)
+        .bind(at.as_micros())
+        .execute(&self.writer)
+        .await
+        .map_err(map_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Replaces every binding of `target` with `bindings` (duplicates collapse: a target's bindings
+/// are a set).
+async fn replace_bindings(
+    conn: &mut SqliteConnection,
+    target: &str,
+    bindings: &[AccessBinding],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM access_bindings WHERE target = ?1")
+        .bind(target)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_error)?;
+    for binding in bindings {
+        sqlx::query(
+            "INSERT INTO access_bindings (target, role, subject_type, subject_id) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        )
+        .bind(target)
+        .bind(binding.role.id())
+        .bind(binding.subject.kind.wire_name())
+        .bind(binding.subject.id.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(map_error)?;
+    }
+    Ok(())
+}
+
+/// Inserts `op`, or replaces the operation with its id. `result` is its encoded result.
+async fn upsert_operation(
+    conn: &mut SqliteConnection,
+    op: &OperationRecord,
+    result: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(UPSERT_OPERATION)
+        .bind(op.id.as_str())
+        .bind(op.kind.as_str())
+        .bind(op.resource_id.as_str())
+        .bind(op.description.as_str())
+        .bind(op.created_at.as_micros())
+        .bind(op.created_by.as_str())
+        .bind(op.modified_at.as_micros())
+        .bind(op.done())
+        .bind(result)
+        .execute(conn)
+        .await
+        .map_err(map_error)?;
+    Ok(())
 }
 
 const INSERT_KEY: &str = concat!(
@@ -433,72 +760,16 @@ fn bind_key<'q>(query: Query<'q>, record: &'q KeyRecord, labels: &'q str) -> Que
         .bind(record.version)
 }
 
-/// Reads one row's columns, reporting a column that does not decode as `Corrupt` by name.
-struct Columns<'r> {
-    row: &'r SqliteRow,
-    table: &'static str,
-    id: String,
-}
-
-impl<'r> Columns<'r> {
-    fn new(row: &'r SqliteRow, table: &'static str, id: String) -> Self {
-        Columns { row, table, id }
-    }
-
-    /// Starts with the row's `id` column.
-    fn with_id(row: &'r SqliteRow, table: &'static str) -> Result<Self, StoreError> {
-        let id = Columns::new(row, table, String::new()).get("id")?;
-        Ok(Columns::new(row, table, id))
-    }
-
-    fn get<T>(&self, column: &str) -> Result<T, StoreError>
-    where
-        T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
-    {
-        self.row.try_get(column).map_err(|e| match e {
-            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-                crate::codec::corrupt(self.table, &self.id, column)
-            }
-            e => map_error(e),
-        })
-    }
-}
-
 fn decode_key(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
-    let c = Columns::with_id(row, "keys")?;
-    KeyColumns {
-        folder_id: c.get("folder_id")?,
-        created_at: c.get("created_at")?,
-        name: c.get("name")?,
-        description: c.get("description")?,
-        labels: c.get("labels")?,
-        status: c.get("status")?,
-        algorithm: c.get("algorithm")?,
-        deletion_protection: c.get("deletion_protection")?,
-        public_key_pem: c.get("public_key_pem")?,
-        sealed: c.get("sealed")?,
-        deleted_at: c.get("deleted_at")?,
-        destroyed_at: c.get("destroyed_at")?,
-        version: c.get("version")?,
-        id: c.id,
-    }
-    .decode()
+    Columns::key(row, classify)
 }
 
 fn decode_operation(row: &SqliteRow) -> Result<OperationRecord, StoreError> {
-    let c = Columns::with_id(row, "operations")?;
-    OperationColumns {
-        kind: c.get("kind")?,
-        resource_id: c.get("resource_id")?,
-        description: c.get("description")?,
-        created_at: c.get("created_at")?,
-        created_by: c.get("created_by")?,
-        modified_at: c.get("modified_at")?,
-        done: c.get("done")?,
-        result: c.get("result")?,
-        id: c.id,
-    }
-    .decode()
+    Columns::operation(row, classify)
+}
+
+fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation)
 }
 
 fn map_error(e: sqlx::Error) -> StoreError {

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use signet_core::domain::{KeyId, OperationId, Timestamp};
+use signet_core::domain::{
+    AuthorizedKeyId, FolderId, KeyId, OperationId, ServiceAccountId, Timestamp,
+};
 use signet_core::store::{KeyWrite, Store, StoreError, Write};
 use signet_store::conformance::{StoreFactory, sample_key, sample_operation};
 use signet_store::{SqliteOptions, SqliteStore};
@@ -51,6 +53,7 @@ impl StoreFactory for SqliteFactory {
 }
 
 signet_store::conformance_tests!(SqliteFactory::new());
+signet_store::identity_conformance_tests!(SqliteFactory::new());
 
 // ---------------------------------------------------------------------------------------------
 // SQLite specifics.
@@ -71,6 +74,7 @@ async fn open_creates_the_file_in_wal_mode_and_reopens_without_remigrating() {
     assert_eq!(store.path(), path);
     store
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Insert(&sample_key("abjkey", "f"))),
             operation: None,
         })
@@ -87,7 +91,7 @@ async fn open_creates_the_file_in_wal_mode_and_reopens_without_remigrating() {
         .fetch_all(&mut raw)
         .await
         .unwrap();
-    assert_eq!(applied, [1]);
+    assert_eq!(applied, [1, 2]);
     // The indexes the queries rely on exist.
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
@@ -98,10 +102,13 @@ async fn open_creates_the_file_in_wal_mode_and_reopens_without_remigrating() {
     assert_eq!(
         indexes,
         [
+            "authorized_keys_by_account",
+            "iam_tokens_unrevoked_by_account",
             "keys_by_deletion",
             "keys_by_folder",
             "operations_by_resource",
-            "operations_pending"
+            "operations_pending",
+            "service_accounts_by_folder",
         ]
     );
     raw.close().await.unwrap();
@@ -140,6 +147,30 @@ async fn queries_use_their_indexes() {
         (
             "SELECT id FROM keys WHERE deleted_at IS NOT NULL AND sealed IS NOT NULL AND deleted_at <= 5 ORDER BY deleted_at, id LIMIT 5",
             "keys_by_deletion",
+        ),
+        (
+            "SELECT id FROM service_accounts WHERE folder_id = 'f' AND id > 'a' ORDER BY id LIMIT 5",
+            "service_accounts_by_folder",
+        ),
+        (
+            "SELECT id FROM authorized_keys WHERE service_account_id = 's' AND id > 'a' ORDER BY id LIMIT 5",
+            "authorized_keys_by_account",
+        ),
+        (
+            "DELETE FROM authorized_keys WHERE service_account_id = 's'",
+            "authorized_keys_by_account",
+        ),
+        (
+            "UPDATE iam_tokens SET revoked_at = 1 WHERE service_account_id = 's' AND revoked_at IS NULL",
+            "iam_tokens_unrevoked_by_account",
+        ),
+        (
+            "SELECT role FROM access_bindings WHERE target = 'key:a'",
+            "PRIMARY KEY",
+        ),
+        (
+            "DELETE FROM access_bindings WHERE target = 'key:a'",
+            "PRIMARY KEY",
         ),
     ] {
         let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -196,6 +227,7 @@ async fn a_write_lock_held_elsewhere_is_unavailable_after_the_busy_timeout() {
     let key = sample_key("abjlocked", "f");
     let op = sample_operation("abjop", "abjlocked", 1);
     let write = Write {
+        bindings: None,
         key: Some(KeyWrite::Insert(&key)),
         operation: Some(&op),
     };
@@ -231,6 +263,7 @@ async fn two_stores_on_one_file_never_report_busy() {
     let b = Arc::new(SqliteStore::open(&path).await.unwrap());
     let key = sample_key("abjshared", "f");
     a.write(Write {
+        bindings: None,
         key: Some(KeyWrite::Insert(&key)),
         operation: None,
     })
@@ -246,6 +279,7 @@ async fn two_stores_on_one_file_never_report_busy() {
             let own = sample_key(&format!("abjown{i:02}"), "g");
             store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Insert(&own)),
                     operation: None,
                 })
@@ -260,6 +294,7 @@ async fn two_stores_on_one_file_never_report_busy() {
                 };
                 match store
                     .write(Write {
+                        bindings: None,
                         key: Some(KeyWrite::Update {
                             record: &next,
                             expected_version: current.version,
@@ -382,6 +417,7 @@ async fn debug_output_and_conflicts_show_no_key_material() {
     let key = sample_key("abjdebug", "f");
     let sealed = key.sealed.as_ref().unwrap().as_bytes().to_vec();
     let write = Write {
+        bindings: None,
         key: Some(KeyWrite::Insert(&key)),
         operation: None,
     };
@@ -393,4 +429,120 @@ async fn debug_output_and_conflicts_show_no_key_material() {
     // Neither the raw bytes nor a Debug rendering of them appear.
     assert!(!text.contains(&format!("{sealed:?}")), "{text}");
     assert!(!text.contains(&format!("{:?}", &sealed[..8])), "{text}");
+}
+
+#[tokio::test]
+async fn undecodable_identity_rows_are_corrupt_and_never_echo_their_contents() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt-identity.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut raw = raw_connection(&path).await;
+    for sql in [
+        "INSERT INTO service_accounts (id, folder_id, created_at, name, description, labels) \
+         VALUES ('ajebadlabels', 'f', 0, 'TOP-SECRET-NAME', 'd', '{\"TOP-SECRET\":')",
+        "INSERT INTO service_accounts (id, folder_id, created_at, name, description, labels) \
+         VALUES ('ajegood', 'f', 0, 'n', 'd', '{}')",
+        "INSERT INTO authorized_keys (id, service_account_id, created_at, description, \
+         algorithm, public_key_pem) VALUES ('ajebadalg', 'ajegood', 0, 'd', 7, 'TOP-SECRET-PEM')",
+        "INSERT INTO access_bindings (target, role, subject_type, subject_id) \
+         VALUES ('key:abjrole', 'kms.TOP-SECRET', 'system', 'allUsers')",
+        "INSERT INTO access_bindings (target, role, subject_type, subject_id) \
+         VALUES ('key:abjtype', 'viewer', 'TOP-SECRET-group', 'ajex')",
+    ] {
+        sqlx::query(sql).execute(&mut raw).await.unwrap();
+    }
+    raw.close().await.unwrap();
+
+    let check = |err: StoreError, column: &str, row: &str| {
+        let text = format!("{err} / {err:?}");
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains(column) && m.contains(row)),
+            "{text}"
+        );
+        assert!(!text.contains("TOP-SECRET"), "{text}");
+    };
+    let account = |id: &str| ServiceAccountId::from_trusted(id.into());
+    check(
+        store
+            .get_service_account(&account("ajebadlabels"))
+            .await
+            .unwrap_err(),
+        "labels",
+        "ajebadlabels",
+    );
+    // A corrupt row fails the list it is in rather than being skipped.
+    check(
+        store
+            .list_service_accounts(&FolderId::from_trusted("f".into()), None, 10)
+            .await
+            .unwrap_err(),
+        "labels",
+        "ajebadlabels",
+    );
+    check(
+        store
+            .get_authorized_key(&AuthorizedKeyId::from_trusted("ajebadalg".into()))
+            .await
+            .unwrap_err(),
+        "algorithm",
+        "ajebadalg",
+    );
+    check(
+        store
+            .list_authorized_keys(&account("ajegood"), None, 10)
+            .await
+            .unwrap_err(),
+        "algorithm",
+        "ajebadalg",
+    );
+    check(
+        store.get_access_bindings("key:abjrole").await.unwrap_err(),
+        "role",
+        "key:abjrole",
+    );
+    check(
+        store.get_access_bindings("key:abjtype").await.unwrap_err(),
+        "subject_type",
+        "key:abjtype",
+    );
+}
+
+/// The schema itself refuses what the adapter never writes: an authorized key of a missing
+/// account, and a second account of the same name in a folder.
+#[tokio::test]
+async fn the_identity_schema_enforces_its_constraints() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("constraints.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut raw = raw_connection(&path).await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let orphan = sqlx::query(
+        "INSERT INTO authorized_keys (id, service_account_id, created_at, description, \
+         algorithm, public_key_pem) VALUES ('ajek', 'ajenobody', 0, 'd', 1, 'p')",
+    )
+    .execute(&mut raw)
+    .await;
+    assert!(orphan.is_err());
+    let insert = |id: &'static str| {
+        sqlx::query(
+            "INSERT INTO service_accounts (id, folder_id, created_at, name, description, labels) \
+             VALUES (?1, 'f', 0, 'same', 'd', '{}')",
+        )
+        .bind(id)
+    };
+    insert("ajeone").execute(&mut raw).await.unwrap();
+    assert!(insert("ajetwo").execute(&mut raw).await.is_err());
+    // STRICT: a value of the wrong type is refused on write.
+    let wrong_type = sqlx::query(
+        "INSERT INTO iam_tokens (sha256, service_account_id, created_at, expires_at) \
+         VALUES ('h', 'ajeone', 'yesterday', 0)",
+    )
+    .execute(&mut raw)
+    .await;
+    assert!(wrong_type.is_err());
+    raw.close().await.unwrap();
+    store.close().await;
 }

@@ -46,6 +46,8 @@ pub struct TestServerBuilder {
     deletion_window: Option<String>,
     root_key_file: Option<PathBuf>,
     clock: Option<ManualClock>,
+    tls: Option<(PathBuf, PathBuf)>,
+    advertise: Option<String>,
 }
 
 impl TestServerBuilder {
@@ -70,6 +72,20 @@ impl TestServerBuilder {
         self
     }
 
+    /// Serve TLS with this certificate chain and key (PEM files). The test's own gRPC channel
+    /// then trusts `ca` and connects by the name `localhost`.
+    pub fn tls(mut self, cert: &Path, key: &Path) -> Self {
+        self.tls = Some((cert.to_owned(), key.to_owned()));
+        self
+    }
+
+    /// The `host:port` endpoint discovery announces (default: the bound address). A `{port}`
+    /// in it is replaced by the bound port.
+    pub fn advertise(mut self, advertise: &str) -> Self {
+        self.advertise = Some(advertise.to_owned());
+        self
+    }
+
     fn settings(&self, dir: &Path) -> Settings {
         Settings::resolve(
             None,
@@ -79,6 +95,9 @@ impl TestServerBuilder {
                 listen: Some("127.0.0.1:0".into()),
                 root_key_file: self.root_key_file.clone(),
                 deletion_window: self.deletion_window.clone(),
+                tls_cert: self.tls.as_ref().map(|t| t.0.clone()),
+                tls_key: self.tls.as_ref().map(|t| t.1.clone()),
+                advertise: self.advertise.clone(),
                 ..Overrides::default()
             },
         )
@@ -112,11 +131,20 @@ impl TestServerBuilder {
             .unwrap()
             .trim()
             .to_owned();
-        let channel = Channel::from_shared(format!("http://{}", running.local_addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel = if self.tls.is_some() {
+            // With TLS the test talks to the server by name; the caller's CA must be trusted via
+            // `TestServer::tls_channel`. The default channel is left lazy so it is never used
+            // by accident in plaintext.
+            Channel::from_shared(format!("https://localhost:{}", running.local_addr.port()))
+                .unwrap()
+                .connect_lazy()
+        } else {
+            Channel::from_shared(format!("http://{}", running.local_addr))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap()
+        };
         Ok(TestServer {
             running: Some(running),
             token,
@@ -154,6 +182,8 @@ impl TestServer {
             deletion_window: None,
             root_key_file: None,
             clock: None,
+            tls: None,
+            advertise: None,
         }
     }
 
@@ -182,6 +212,70 @@ impl TestServer {
 
     pub fn operations(&self) -> OperationServiceClient<Authed> {
         OperationServiceClient::with_interceptor(self.channel.clone(), self.bearer())
+    }
+
+    pub fn service_accounts(&self) -> signet_proto::yandex::cloud::iam::v1::service_account_service_client::ServiceAccountServiceClient<Authed>{
+        signet_proto::yandex::cloud::iam::v1::service_account_service_client::ServiceAccountServiceClient::with_interceptor(self.channel.clone(), self.bearer())
+    }
+
+    pub fn iam_tokens(
+        &self,
+    ) -> signet_proto::yandex::cloud::iam::v1::iam_token_service_client::IamTokenServiceClient<Authed>
+    {
+        signet_proto::yandex::cloud::iam::v1::iam_token_service_client::IamTokenServiceClient::with_interceptor(self.channel.clone(), self.bearer())
+    }
+
+    pub fn authorized_keys(
+        &self,
+    ) -> signet_proto::yandex::cloud::iam::v1::key_service_client::KeyServiceClient<Authed> {
+        signet_proto::yandex::cloud::iam::v1::key_service_client::KeyServiceClient::with_interceptor(
+            self.channel.clone(),
+            self.bearer(),
+        )
+    }
+
+    pub fn folders(&self) -> signet_proto::yandex::cloud::resourcemanager::v1::folder_service_client::FolderServiceClient<Authed>{
+        signet_proto::yandex::cloud::resourcemanager::v1::folder_service_client::FolderServiceClient::with_interceptor(self.channel.clone(), self.bearer())
+    }
+
+    pub fn operations_as(&self, token: Option<&str>) -> OperationServiceClient<Authed> {
+        OperationServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// Creates a service account (as admin) and returns its id.
+    pub async fn create_service_account(&self, folder: &str, name: &str) -> String {
+        use prost::Message as _;
+        use signet_proto::yandex::cloud::iam::v1 as iam;
+        let op = self
+            .service_accounts()
+            .create(iam::CreateServiceAccountRequest {
+                folder_id: folder.into(),
+                name: name.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        match op.result {
+            Some(signet_proto::yandex::cloud::operation::operation::Result::Response(any)) => {
+                iam::ServiceAccount::decode(any.value.as_ref()).unwrap().id
+            }
+            other => panic!("service account creation failed: {other:?}"),
+        }
+    }
+
+    /// An IAM token for a service account (as admin, through CreateForServiceAccount).
+    pub async fn token_for(&self, service_account_id: &str) -> String {
+        self.iam_tokens()
+            .create_for_service_account(
+                signet_proto::yandex::cloud::iam::v1::CreateIamTokenForServiceAccountRequest {
+                    service_account_id: service_account_id.into(),
+                },
+            )
+            .await
+            .unwrap()
+            .into_inner()
+            .iam_token
     }
 
     /// Clients sending the given token (or none).

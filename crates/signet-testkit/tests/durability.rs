@@ -220,6 +220,7 @@ async fn plant_interrupted_create(server: &TestServer, alg: Algorithm) -> (KeyId
         .kms()
         .store()
         .write(Write {
+            bindings: None,
             key: Some(KeyWrite::Insert(&key)),
             operation: Some(&op),
         })

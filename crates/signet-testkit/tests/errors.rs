@@ -647,16 +647,27 @@ async fn the_sign_path_is_served_from_the_key_cache_and_updates_invalidate_it() 
     let mut crypto = server.crypto();
 
     crypto.sign(sign_req(&key, b"first")).await.unwrap();
-    let (h0, m0) = (stats.hits.load(Ordering::SeqCst), stats.misses.load(Ordering::SeqCst));
+    let (h0, m0) = (
+        stats.hits.load(Ordering::SeqCst),
+        stats.misses.load(Ordering::SeqCst),
+    );
     for _ in 0..20 {
         crypto.sign(sign_req(&key, b"again")).await.unwrap();
     }
-    assert_eq!(stats.misses.load(Ordering::SeqCst), m0, "no further misses: the key stays cached");
+    assert_eq!(
+        stats.misses.load(Ordering::SeqCst),
+        m0,
+        "no further misses: the key stays cached"
+    );
     assert_eq!(stats.hits.load(Ordering::SeqCst), h0 + 20);
 
     let mut r = update(&key, &["description"]);
     r.description = "changed".into();
     server.keys().update(r).await.unwrap();
     crypto.sign(sign_req(&key, b"after update")).await.unwrap();
-    assert_eq!(stats.misses.load(Ordering::SeqCst), m0 + 1, "the update evicted the cached key");
+    assert_eq!(
+        stats.misses.load(Ordering::SeqCst),
+        m0 + 1,
+        "the update evicted the cached key"
+    );
 }

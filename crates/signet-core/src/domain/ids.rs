@@ -15,11 +15,14 @@ pub const ID_PREFIX: &str = "abj";
 const RANDOM_CHARS: usize = 17;
 const MAX_ID_LEN: usize = 50;
 
-fn generate_id() -> Result<String, signet_crypto::CryptoError> {
+/// Prefix of service account and authorized key ids (as Yandex IAM uses).
+pub const IAM_ID_PREFIX: &str = "aje";
+
+fn generate_id(prefix: &str) -> Result<String, signet_crypto::CryptoError> {
     let mut bytes = [0u8; RANDOM_CHARS];
     signet_crypto::fill_random(&mut bytes)?;
-    let mut id = String::with_capacity(ID_PREFIX.len() + RANDOM_CHARS);
-    id.push_str(ID_PREFIX);
+    let mut id = String::with_capacity(prefix.len() + RANDOM_CHARS);
+    id.push_str(prefix);
     // 256 is a multiple of 32, so `b % 32` is uniform.
     id.extend(
         bytes
@@ -49,7 +52,7 @@ fn check_id(field: &str, value: &str) -> Result<(), Invalid> {
 }
 
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $prefix:expr) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -64,7 +67,7 @@ macro_rules! id_type {
 
             /// A fresh server-generated id.
             pub fn generate() -> Result<$name, signet_crypto::CryptoError> {
-                generate_id().map($name)
+                generate_id($prefix).map($name)
             }
 
             /// Trusts a value read back from Signet's own store.
@@ -87,11 +90,23 @@ macro_rules! id_type {
 
 id_type!(
     /// The id of an asymmetric signature key.
-    KeyId
+    KeyId,
+    ID_PREFIX
 );
 id_type!(
     /// The id of a long-running operation.
-    OperationId
+    OperationId,
+    ID_PREFIX
+);
+id_type!(
+    /// The id of a service account.
+    ServiceAccountId,
+    IAM_ID_PREFIX
+);
+id_type!(
+    /// The id of a service account's authorized key.
+    AuthorizedKeyId,
+    IAM_ID_PREFIX
 );
 
 /// A folder: the container keys live in and are listed by. Folders are not managed objects in

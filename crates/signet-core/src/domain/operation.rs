@@ -1,5 +1,6 @@
 //! Long-running operations, as stored.
 
+use super::identity::ServiceAccount;
 use super::ids::OperationId;
 use super::key::KeyView;
 use super::time::Timestamp;
@@ -12,6 +13,12 @@ pub enum OperationKind {
     CreateKey,
     UpdateKey,
     DeleteKey,
+    SetKeyAccessBindings,
+    UpdateKeyAccessBindings,
+    SetFolderAccessBindings,
+    UpdateFolderAccessBindings,
+    CreateServiceAccount,
+    DeleteServiceAccount,
 }
 
 impl OperationKind {
@@ -20,16 +27,29 @@ impl OperationKind {
             OperationKind::CreateKey => "create_key",
             OperationKind::UpdateKey => "update_key",
             OperationKind::DeleteKey => "delete_key",
+            OperationKind::SetKeyAccessBindings => "set_key_access_bindings",
+            OperationKind::UpdateKeyAccessBindings => "update_key_access_bindings",
+            OperationKind::SetFolderAccessBindings => "set_folder_access_bindings",
+            OperationKind::UpdateFolderAccessBindings => "update_folder_access_bindings",
+            OperationKind::CreateServiceAccount => "create_service_account",
+            OperationKind::DeleteServiceAccount => "delete_service_account",
         }
     }
 
+    pub const ALL: [OperationKind; 9] = [
+        OperationKind::CreateKey,
+        OperationKind::UpdateKey,
+        OperationKind::DeleteKey,
+        OperationKind::SetKeyAccessBindings,
+        OperationKind::UpdateKeyAccessBindings,
+        OperationKind::SetFolderAccessBindings,
+        OperationKind::UpdateFolderAccessBindings,
+        OperationKind::CreateServiceAccount,
+        OperationKind::DeleteServiceAccount,
+    ];
+
     pub fn parse(s: &str) -> Option<OperationKind> {
-        match s {
-            "create_key" => Some(OperationKind::CreateKey),
-            "update_key" => Some(OperationKind::UpdateKey),
-            "delete_key" => Some(OperationKind::DeleteKey),
-            _ => None,
-        }
+        OperationKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// Human-readable description, as in Yandex's operation list.
@@ -38,6 +58,16 @@ impl OperationKind {
             OperationKind::CreateKey => "Create asymmetric signature key",
             OperationKind::UpdateKey => "Update asymmetric signature key",
             OperationKind::DeleteKey => "Delete asymmetric signature key",
+            OperationKind::SetKeyAccessBindings => {
+                "Set access bindings for asymmetric signature key"
+            }
+            OperationKind::UpdateKeyAccessBindings => {
+                "Update access bindings for asymmetric signature key"
+            }
+            OperationKind::SetFolderAccessBindings => "Set access bindings for folder",
+            OperationKind::UpdateFolderAccessBindings => "Update access bindings for folder",
+            OperationKind::CreateServiceAccount => "Create service account",
+            OperationKind::DeleteServiceAccount => "Delete service account",
         }
     }
 }
@@ -51,6 +81,10 @@ pub enum OperationResult {
     Failed { kind: ErrorKind, message: String },
     /// Done; the key as it was when the operation finished.
     Key(KeyView),
+    /// Done; the service account created.
+    ServiceAccount(ServiceAccount),
+    /// Done, with no response body (`google.protobuf.Empty`).
+    Empty,
 }
 
 impl OperationResult {
@@ -69,7 +103,7 @@ impl OperationResult {
 pub struct OperationRecord {
     pub id: OperationId,
     pub kind: OperationKind,
-    /// The key the operation acts on (its metadata's `key_id`).
+    /// The resource the operation acts on (its metadata's id: a key, folder or service account).
     pub resource_id: String,
     pub description: String,
     pub created_at: Timestamp,

@@ -21,13 +21,14 @@ impl Kms {
             let Some(key) = self.store.get_key(&key_id).await? else {
                 return Ok(op);
             };
-            auth::authorize::<auth::DeleteKey>(
+            self.authorize::<auth::DeleteKey>(
                 principal,
                 Resource::Key {
                     id: key.id.clone(),
                     folder: key.folder_id.clone(),
                 },
-            )?;
+            )
+            .await?;
             let now = self.clock.now();
             let mut gone = key.clone();
             gone.deleted_at = Some(now);
@@ -43,6 +44,7 @@ impl Kms {
             match self
                 .store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Update {
                         record: &gone,
                         expected_version: key.version,

@@ -28,8 +28,9 @@ impl Kms {
         principal: &Principal,
         cmd: CreateKey,
     ) -> Result<OperationRecord, CoreError> {
-        let proof =
-            auth::authorize::<auth::CreateKey>(principal, Resource::Folder(cmd.folder_id.clone()))?;
+        let proof = self
+            .authorize::<auth::CreateKey>(principal, Resource::Folder(cmd.folder_id.clone()))
+            .await?;
         let now = self.clock.now();
         let key = KeyRecord {
             id: KeyId::generate()?,
@@ -59,6 +60,7 @@ impl Kms {
         };
         self.store
             .write(Write {
+                bindings: None,
                 key: Some(KeyWrite::Insert(&key)),
                 operation: Some(&op),
             })
@@ -119,6 +121,7 @@ impl Kms {
             match self
                 .store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Update {
                         record: &ready,
                         expected_version: current.version,
@@ -164,6 +167,7 @@ impl Kms {
                 (g, c.version)
             });
             let write = Write {
+                bindings: None,
                 key: gone.as_ref().map(|(g, v)| KeyWrite::Update {
                     record: g,
                     expected_version: *v,
@@ -190,9 +194,16 @@ impl Kms {
         for op in pending {
             match op.kind {
                 OperationKind::CreateKey => self.spawn_generation(op),
-                // Updates and deletes are committed done in the same write as their change;
-                // a pending one cannot exist, but if it does, fail it rather than leave it.
-                OperationKind::UpdateKey | OperationKind::DeleteKey => {
+                // Every other operation is committed done in the same write as its change; a
+                // pending one cannot exist, but if it does, fail it rather than leave it.
+                OperationKind::UpdateKey
+                | OperationKind::DeleteKey
+                | OperationKind::SetKeyAccessBindings
+                | OperationKind::UpdateKeyAccessBindings
+                | OperationKind::SetFolderAccessBindings
+                | OperationKind::UpdateFolderAccessBindings
+                | OperationKind::CreateServiceAccount
+                | OperationKind::DeleteServiceAccount => {
                     let mut failed = op.clone();
                     failed.modified_at = self.clock.now();
                     failed.result = OperationResult::Failed {
@@ -201,6 +212,7 @@ impl Kms {
                     };
                     self.store
                         .write(Write {
+                            bindings: None,
                             key: None,
                             operation: Some(&failed),
                         })

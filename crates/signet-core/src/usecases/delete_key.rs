@@ -15,13 +15,15 @@ impl Kms {
     ) -> Result<OperationRecord, CoreError> {
         for _ in 0..super::WRITE_ATTEMPTS {
             let current = self.visible_key(id).await?;
-            let proof = auth::authorize::<auth::DeleteKey>(
-                principal,
-                Resource::Key {
-                    id: current.id.clone(),
-                    folder: current.folder_id.clone(),
-                },
-            )?;
+            let proof = self
+                .authorize::<auth::DeleteKey>(
+                    principal,
+                    Resource::Key {
+                        id: current.id.clone(),
+                        folder: current.folder_id.clone(),
+                    },
+                )
+                .await?;
             if current.deletion_protection {
                 return Err(CoreError::FailedPrecondition(
                     "the key has deletion protection; clear it with Update first".into(),
@@ -49,6 +51,7 @@ impl Kms {
             match self
                 .store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Update {
                         record: &deleted,
                         expected_version: current.version,

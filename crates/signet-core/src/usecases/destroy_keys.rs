@@ -22,6 +22,7 @@ impl Kms {
             match self
                 .store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Update {
                         record: &gone,
                         expected_version: record.version,

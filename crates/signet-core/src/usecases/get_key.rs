@@ -5,13 +5,14 @@ use crate::{CoreError, Kms};
 impl Kms {
     pub async fn get_key(&self, principal: &Principal, id: &KeyId) -> Result<KeyView, CoreError> {
         let record = self.visible_key(id).await?;
-        auth::authorize::<auth::ViewKey>(
+        self.authorize::<auth::ViewKey>(
             principal,
             Resource::Key {
                 id: record.id.clone(),
                 folder: record.folder_id.clone(),
             },
-        )?;
+        )
+        .await?;
         Ok(record.view())
     }
 }

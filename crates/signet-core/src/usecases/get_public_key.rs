@@ -22,13 +22,14 @@ impl Kms {
                 (r.id, r.folder_id, r.status, pem)
             }
         };
-        auth::authorize::<auth::GetPublicKey>(
+        self.authorize::<auth::GetPublicKey>(
             principal,
             Resource::Key {
                 id: key_id.clone(),
                 folder,
             },
-        )?;
+        )
+        .await?;
         match status {
             KeyStatus::Active if !pem.is_empty() => Ok((key_id, pem)),
             KeyStatus::Inactive => Err(CoreError::FailedPrecondition(

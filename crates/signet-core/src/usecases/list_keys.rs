@@ -24,7 +24,8 @@ impl Kms {
         principal: &Principal,
         req: ListKeys,
     ) -> Result<KeyPage, CoreError> {
-        auth::authorize::<auth::ViewKey>(principal, Resource::Folder(req.folder_id.clone()))?;
+        self.authorize::<auth::ViewKey>(principal, Resource::Folder(req.folder_id.clone()))
+            .await?;
         let scope = format!("keys:{}", req.folder_id);
         let after: Option<KeyId> = if req.page_token.is_empty() {
             None

@@ -24,13 +24,14 @@ impl Kms {
         req: ListOperations,
     ) -> Result<OperationPage, CoreError> {
         let key = self.visible_key(&req.key_id).await?;
-        auth::authorize::<auth::ViewKey>(
+        self.authorize::<auth::ViewOperations>(
             principal,
             Resource::Key {
                 id: key.id.clone(),
                 folder: key.folder_id.clone(),
             },
-        )?;
+        )
+        .await?;
         let scope = format!("operations:{}", key.id);
         let after = if req.page_token.is_empty() {
             None

@@ -1,5 +1,6 @@
 //! One file per use case, each an `impl Kms` block.
 
+mod access_bindings;
 mod cancel_operation;
 mod create_key;
 mod delete_key;
@@ -7,16 +8,21 @@ mod destroy_keys;
 mod get_key;
 mod get_operation;
 mod get_public_key;
+mod identities;
 mod list_keys;
 mod list_operations;
 mod restore_key;
 mod sign;
+mod tokens;
 mod update_key;
 
+pub use access_bindings::BindingsPage;
 pub use create_key::CreateKey;
+pub use identities::{CreateServiceAccount, NewAuthorizedKey, Page};
 pub use list_keys::{KeyPage, ListKeys};
 pub use list_operations::{ListOperations, OperationPage};
 pub use sign::Signature;
+pub use tokens::IssuedToken;
 pub use update_key::{UpdateField, UpdateKey};
 
 use crate::domain::{KeyId, KeyRecord};

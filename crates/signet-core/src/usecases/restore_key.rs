@@ -11,7 +11,8 @@ impl Kms {
         principal: &Principal,
         id: &KeyId,
     ) -> Result<KeyView, CoreError> {
-        auth::authorize::<auth::Administer>(principal, Resource::Deployment)?;
+        self.authorize::<auth::Administer>(principal, Resource::Deployment)
+            .await?;
         let current = self
             .store
             .get_key(id)
@@ -33,6 +34,7 @@ impl Kms {
         match self
             .store
             .write(Write {
+                bindings: None,
                 key: Some(KeyWrite::Update {
                     record: &restored,
                     expected_version: current.version,

@@ -1,4 +1,4 @@
-use crate::auth::{self, Authorized, Principal, Resource, UseKey};
+use crate::auth::{Authorized, Principal, Resource, UseKey};
 use crate::domain::{Invalid, KeyId, KeyStatus};
 use crate::vault::LoadedKey;
 use crate::{CoreError, Kms};
@@ -72,25 +72,29 @@ impl Kms {
     ) -> Result<(Arc<LoadedKey>, Authorized<UseKey>), CoreError> {
         let (key, proof) = match self.vault.cached_meta(id) {
             Some(key) => {
-                let proof = auth::authorize::<UseKey>(
-                    principal,
-                    Resource::Key {
-                        id: key.meta.id.clone(),
-                        folder: key.meta.folder_id.clone(),
-                    },
-                )?;
+                let proof = self
+                    .authorize::<UseKey>(
+                        principal,
+                        Resource::Key {
+                            id: key.meta.id.clone(),
+                            folder: key.meta.folder_id.clone(),
+                        },
+                    )
+                    .await?;
                 (key, proof)
             }
             None => {
                 let epoch = self.vault.epoch();
                 let record = self.visible_key(id).await?;
-                let proof = auth::authorize::<UseKey>(
-                    principal,
-                    Resource::Key {
-                        id: record.id.clone(),
-                        folder: record.folder_id.clone(),
-                    },
-                )?;
+                let proof = self
+                    .authorize::<UseKey>(
+                        principal,
+                        Resource::Key {
+                            id: record.id.clone(),
+                            folder: record.folder_id.clone(),
+                        },
+                    )
+                    .await?;
                 if record.status == KeyStatus::Creating {
                     return Err(CoreError::FailedPrecondition(
                         "the key is still being created".into(),

@@ -56,9 +56,12 @@ impl Kms {
                 id: current.id.clone(),
                 folder: current.folder_id.clone(),
             };
-            let proof = auth::authorize::<auth::UpdateKey>(principal, resource.clone())?;
+            let proof = self
+                .authorize::<auth::UpdateKey>(principal, resource.clone())
+                .await?;
             if cmd.mask.contains(&UpdateField::Status) {
-                auth::authorize::<auth::ChangeKeyStatus>(principal, resource)?;
+                self.authorize::<auth::ChangeKeyStatus>(principal, resource)
+                    .await?;
             }
             if current.status == KeyStatus::Creating {
                 return Err(CoreError::FailedPrecondition(
@@ -96,6 +99,7 @@ impl Kms {
             match self
                 .store
                 .write(Write {
+                    bindings: None,
                     key: Some(KeyWrite::Update {
                         record: &next,
                         expected_version: current.version,

@@ -23,7 +23,7 @@ impl AsymmetricSignatureCryptoService for CryptoService {
         &self,
         request: Request<AsymmetricSignRequest>,
     ) -> Result<Response<AsymmetricSignResponse>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let id = convert::sign(request.get_ref()).map_err(|e| ctx.fail(e))?;
         let sig = self
             .kms
@@ -40,7 +40,7 @@ impl AsymmetricSignatureCryptoService for CryptoService {
         &self,
         request: Request<AsymmetricSignHashRequest>,
     ) -> Result<Response<AsymmetricSignHashResponse>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let id = convert::sign_hash(request.get_ref()).map_err(|e| ctx.fail(e))?;
         let sig = self
             .kms
@@ -57,7 +57,7 @@ impl AsymmetricSignatureCryptoService for CryptoService {
         &self,
         request: Request<AsymmetricGetPublicKeyRequest>,
     ) -> Result<Response<AsymmetricGetPublicKeyResponse>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let id = convert::key_id("key_id", &request.get_ref().key_id).map_err(|e| ctx.fail(e))?;
         let (key_id, public_key) = self
             .kms

@@ -1,6 +1,6 @@
-use super::wire_operation;
+use super::{bindings, wire_operation};
 use crate::context::CallContext;
-use signet_core::{CoreError, Kms};
+use signet_core::Kms;
 use signet_proto::convert;
 use signet_proto::yandex::cloud::access;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_key_service_server::AsymmetricSignatureKeyService;
@@ -26,7 +26,7 @@ impl AsymmetricSignatureKeyService for KeyService {
         &self,
         request: Request<CreateAsymmetricSignatureKeyRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let cmd = convert::create_key(request.into_inner()).map_err(|e| ctx.fail(e))?;
         let op = self
             .kms
@@ -40,7 +40,7 @@ impl AsymmetricSignatureKeyService for KeyService {
         &self,
         request: Request<GetAsymmetricSignatureKeyRequest>,
     ) -> Result<Response<AsymmetricSignatureKey>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let id = convert::key_id("key_id", &request.get_ref().key_id).map_err(|e| ctx.fail(e))?;
         let view = self
             .kms
@@ -54,7 +54,7 @@ impl AsymmetricSignatureKeyService for KeyService {
         &self,
         request: Request<ListAsymmetricSignatureKeysRequest>,
     ) -> Result<Response<ListAsymmetricSignatureKeysResponse>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let req = convert::list_keys(request.into_inner()).map_err(|e| ctx.fail(e))?;
         let page = self
             .kms
@@ -71,7 +71,7 @@ impl AsymmetricSignatureKeyService for KeyService {
         &self,
         request: Request<UpdateAsymmetricSignatureKeyRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let cmd = convert::update_key(request.into_inner()).map_err(|e| ctx.fail(e))?;
         let op = self
             .kms
@@ -85,7 +85,7 @@ impl AsymmetricSignatureKeyService for KeyService {
         &self,
         request: Request<DeleteAsymmetricSignatureKeyRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let id = convert::key_id("key_id", &request.get_ref().key_id).map_err(|e| ctx.fail(e))?;
         let op = self
             .kms
@@ -99,7 +99,7 @@ impl AsymmetricSignatureKeyService for KeyService {
         &self,
         request: Request<ListAsymmetricSignatureKeyOperationsRequest>,
     ) -> Result<Response<ListAsymmetricSignatureKeyOperationsResponse>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let req = convert::list_operations(request.into_inner()).map_err(|e| ctx.fail(e))?;
         let page = self
             .kms
@@ -118,23 +118,20 @@ impl AsymmetricSignatureKeyService for KeyService {
         &self,
         request: Request<access::ListAccessBindingsRequest>,
     ) -> Result<Response<access::ListAccessBindingsResponse>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
-        Err(ctx.fail(CoreError::Unimplemented("ListAccessBindings")))
+        bindings::list(&self.kms, request, bindings::key_target).await
     }
 
     async fn set_access_bindings(
         &self,
         request: Request<access::SetAccessBindingsRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
-        Err(ctx.fail(CoreError::Unimplemented("SetAccessBindings")))
+        bindings::set(&self.kms, request, bindings::key_target).await
     }
 
     async fn update_access_bindings(
         &self,
         request: Request<access::UpdateAccessBindingsRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
-        Err(ctx.fail(CoreError::Unimplemented("UpdateAccessBindings")))
+        bindings::update(&self.kms, request, bindings::key_target).await
     }
 }

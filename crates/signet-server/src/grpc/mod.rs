@@ -1,11 +1,18 @@
 //! Thin gRPC handlers: authenticate, convert the request (validated once in
 //! `signet_proto::convert`), call the use case, convert the answer. No business rules here.
 
+mod bindings;
 mod crypto;
+mod endpoints;
+mod folders;
+mod iam;
 mod keys;
 mod operations;
 
 pub use crypto::CryptoService;
+pub use endpoints::{ApiEndpointService, ENDPOINT_IDS};
+pub use folders::FolderService;
+pub use iam::{IamTokenService, KeyService as AuthorizedKeyService, ServiceAccountService};
 pub use keys::KeyService;
 pub use operations::OperationService;
 

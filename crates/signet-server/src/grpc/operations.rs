@@ -26,7 +26,7 @@ impl OperationServiceTrait for OperationService {
         &self,
         request: Request<GetOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let id = convert::operation_id("operation_id", &request.get_ref().operation_id)
             .map_err(|e| ctx.fail(e))?;
         let op = self
@@ -41,7 +41,7 @@ impl OperationServiceTrait for OperationService {
         &self,
         request: Request<CancelOperationRequest>,
     ) -> Result<Response<Operation>, Status> {
-        let ctx = CallContext::authenticate(&self.kms, &request)?;
+        let ctx = CallContext::authenticate(&self.kms, &request).await?;
         let id = convert::operation_id("operation_id", &request.get_ref().operation_id)
             .map_err(|e| ctx.fail(e))?;
         let op = self
