@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Require client certificates signed by this CA (PEM).
     #[arg(long, value_name = "FILE")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Store: "sqlite" (the default, in the data directory) or a postgres:// URL.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// HOST:PORT announced by endpoint discovery [default: the listen address].
     #[arg(long, value_name = "HOST:PORT")]
     pub advertise: Option<String>,
@@ -63,6 +66,7 @@ impl ServeArgs {
             tls_key: self.tls_key.clone(),
             tls_client_ca: self.tls_client_ca.clone(),
             advertise: self.advertise.clone(),
+            store: self.store.clone(),
             ..Overrides::default()
         };
         Settings::resolve(self.config.as_deref(), |k| std::env::var(k).ok(), flags)

@@ -1,7 +1,8 @@
 //! The composition root: opens the data directory, the root key and the store, bootstraps the
 //! deployment, wires the services and runs the server and its background jobs.
 
-use crate::config::Settings;
+use crate::config::{Settings, StoreLocation};
+use signet_core::store::Store;
 use crate::context::RequestIdLayer;
 use crate::grpc::{
     ApiEndpointService, AuthorizedKeyService, CryptoService, FolderService, IamTokenService,
@@ -202,21 +203,53 @@ pub async fn open_kms(
     jwt_audiences: Vec<String>,
 ) -> Result<(Arc<Kms>, Option<NewToken>), ServeError> {
     let db_path = settings.data_dir.join(DB_FILE);
-    let fresh = !db_path.exists();
+    let store: Arc<dyn Store> = match &settings.store {
+        StoreLocation::Sqlite => {
+            let fresh = !db_path.exists();
+            if fresh && !create_if_missing {
+                return Err(ServeError::NoStore(settings.data_dir.clone()));
+            }
+            prepare_data_dir(&settings.data_dir)?;
+            let root = load_root_key(settings, fresh)?;
+            let store = SqliteStore::open(&db_path)
+                .await
+                .map_err(ServeError::Store)?;
+            return finish_open(settings, clock, Arc::new(store), root, jwt_audiences).await;
+        }
+        StoreLocation::Postgres(url) => Arc::new(
+            signet_store::PostgresStore::connect(url)
+                .await
+                .map_err(ServeError::Store)?,
+        ),
+    };
+    // With PostgreSQL the data directory holds only the root key (when it is not given by
+    // file or environment); a store that was never bootstrapped counts as fresh.
+    let fresh = store
+        .get_meta(signet_core::bootstrap::META_ROOT_KEY_CHECK)
+        .await
+        .map_err(ServeError::Store)?
+        .is_none();
     if fresh && !create_if_missing {
         return Err(ServeError::NoStore(settings.data_dir.clone()));
     }
     prepare_data_dir(&settings.data_dir)?;
     let root = load_root_key(settings, fresh)?;
-    let store = SqliteStore::open(&db_path)
-        .await
-        .map_err(ServeError::Store)?;
-    let boot = bootstrap(&store, &root).await?;
+    finish_open(settings, clock, store, root, jwt_audiences).await
+}
+
+async fn finish_open(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    root: RootKey,
+    jwt_audiences: Vec<String>,
+) -> Result<(Arc<Kms>, Option<NewToken>), ServeError> {
+    let boot = bootstrap(store.as_ref(), &root).await?;
     if let Some(token) = &boot.new_admin_token {
         write_admin_token(&settings.data_dir, token)?;
     }
     let kms = Kms::new(
-        Arc::new(store),
+        store,
         clock,
         Arc::new(root),
         boot.authenticator,

@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub tls_client_ca: Option<PathBuf>,
     pub advertise: Option<String>,
     pub token_lifetime: Option<String>,
+    pub store: Option<String>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -56,6 +57,26 @@ pub struct Settings {
     pub advertise: Option<String>,
     /// Lifetime of IAM tokens (at most 12 h).
     pub token_lifetime: Duration,
+    /// Where state lives: the embedded SQLite database in the data directory, or PostgreSQL.
+    pub store: StoreLocation,
+}
+
+/// The store a server uses.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `<data_dir>/signet.db` (the default).
+    Sqlite,
+    /// A `postgres://` URL (it may carry a password; never printed).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite => f.write_str("Sqlite"),
+            StoreLocation::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
 }
 
 /// TLS material, by path.
@@ -130,6 +151,7 @@ impl Settings {
             tls_client_ca: env("SIGNET_TLS_CLIENT_CA").map(PathBuf::from),
             advertise: env("SIGNET_ADVERTISE"),
             token_lifetime: env("SIGNET_TOKEN_LIFETIME"),
+            store: env("SIGNET_STORE"),
         };
         let merged = merge(merge(file, from_env), flags);
 
@@ -155,6 +177,18 @@ impl Settings {
         if token_lifetime > Duration::from_secs(12 * 3600) || token_lifetime.is_zero() {
             return Err(invalid("token_lifetime", "must be between 1s and 12h"));
         }
+        let store = match merged.store.as_deref() {
+            None | Some("") | Some("sqlite") => StoreLocation::Sqlite,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                StoreLocation::Postgres(url.to_owned())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "store",
+                    "must be \"sqlite\" (the default) or a postgres:// URL",
+                ));
+            }
+        };
         let key_cache_capacity = merged.key_cache_capacity.unwrap_or(100_000);
         if key_cache_capacity == 0 {
             return Err(invalid("key_cache_capacity", "must be at least 1"));
@@ -183,6 +217,7 @@ impl Settings {
             tls,
             advertise: merged.advertise,
             token_lifetime,
+            store,
         })
     }
 }
@@ -203,6 +238,7 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
         tls_client_ca: high.tls_client_ca.or(low.tls_client_ca),
         advertise: high.advertise.or(low.advertise),
         token_lifetime: high.token_lifetime.or(low.token_lifetime),
+        store: high.store.or(low.store),
     }
 }
 

@@ -48,6 +48,7 @@ pub struct TestServerBuilder {
     clock: Option<ManualClock>,
     tls: Option<(PathBuf, PathBuf)>,
     advertise: Option<String>,
+    store: Option<String>,
 }
 
 impl TestServerBuilder {
@@ -79,6 +80,12 @@ impl TestServerBuilder {
         self
     }
 
+    /// Use this store (`postgres://…`) instead of the embedded SQLite database.
+    pub fn store(mut self, url: &str) -> Self {
+        self.store = Some(url.to_owned());
+        self
+    }
+
     /// The `host:port` endpoint discovery announces (default: the bound address). A `{port}`
     /// in it is replaced by the bound port.
     pub fn advertise(mut self, advertise: &str) -> Self {
@@ -98,6 +105,7 @@ impl TestServerBuilder {
                 tls_cert: self.tls.as_ref().map(|t| t.0.clone()),
                 tls_key: self.tls.as_ref().map(|t| t.1.clone()),
                 advertise: self.advertise.clone(),
+                store: self.store.clone(),
                 ..Overrides::default()
             },
         )
@@ -184,6 +192,7 @@ impl TestServer {
             clock: None,
             tls: None,
             advertise: None,
+            store: None,
         }
     }
 

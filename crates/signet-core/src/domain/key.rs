@@ -189,6 +189,15 @@ mod tests {
     }
 
     #[test]
+    fn text_rules() {
+        assert!(check_text("description", "line one\nline two\ttab", 100).is_ok());
+        assert!(check_text("name", "nul\0byte", 100).is_err());
+        assert!(check_text("name", "bell\u{7}", 100).is_err());
+        assert!(check_text("name", &"é".repeat(100), 100).is_ok());
+        assert!(check_text("name", &"é".repeat(101), 100).is_err());
+    }
+
+    #[test]
     fn label_rules() {
         assert!(labels(&[("env", "prod"), ("a-b_c1", ""), ("x", "0-_")]).is_ok());
         for bad in [
