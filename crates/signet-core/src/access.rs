@@ -10,6 +10,7 @@ use lru::LruCache;
 use parking_lot::Mutex;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const CACHE_ENTRIES: usize = 100_000;
 
@@ -21,8 +22,10 @@ fn cache<K: std::hash::Hash + Eq, V>() -> Mutex<LruCache<K, V>> {
 
 /// Bindings and tokens, cached.
 pub struct AccessCache {
-    bindings: Mutex<LruCache<String, Arc<Vec<AccessBinding>>>>,
-    tokens: Mutex<LruCache<String, TokenRecord>>,
+    bindings: Mutex<LruCache<String, (Instant, Arc<Vec<AccessBinding>>)>>,
+    tokens: Mutex<LruCache<String, (Instant, TokenRecord)>>,
+    /// As for the key vault: entries older than this are reloaded (shared stores).
+    max_age: Option<Duration>,
 }
 
 impl std::fmt::Debug for AccessCache {
@@ -31,16 +34,19 @@ impl std::fmt::Debug for AccessCache {
     }
 }
 
-impl Default for AccessCache {
-    fn default() -> Self {
+impl AccessCache {
+    pub fn new(max_age: Option<Duration>) -> AccessCache {
         AccessCache {
             bindings: cache(),
             tokens: cache(),
+            max_age,
         }
     }
-}
 
-impl AccessCache {
+    fn fresh(&self, at: &Instant) -> bool {
+        self.max_age.is_none_or(|m| at.elapsed() < m)
+    }
+
     pub fn invalidate_bindings(&self, target: &BindingTarget) {
         self.bindings.lock().pop(&target.storage_key());
     }
@@ -54,7 +60,7 @@ impl AccessCache {
         let mut tokens = self.tokens.lock();
         let stale: Vec<String> = tokens
             .iter()
-            .filter(|(_, t)| &t.service_account_id == account)
+            .filter(|(_, (_, t))| &t.service_account_id == account)
             .map(|(k, _)| k.clone())
             .collect();
         for k in stale {
@@ -76,14 +82,23 @@ impl Kms {
             return Err(auth::BAD_TOKEN);
         }
         let hash = auth::token_hash_hex(token);
-        let cached = self.access.tokens.lock().get(&hash).cloned();
+        let cached = {
+            let mut tokens = self.access.tokens.lock();
+            match tokens.get(&hash) {
+                Some((at, r)) if self.access.fresh(at) => Some(r.clone()),
+                _ => None,
+            }
+        };
         let record = match cached {
             Some(r) => r,
             None => {
                 let Some(r) = self.store.get_token(&hash).await? else {
                     return Err(auth::BAD_TOKEN);
                 };
-                self.access.tokens.lock().put(hash, r.clone());
+                self.access
+                    .tokens
+                    .lock()
+                    .put(hash, (Instant::now(), r.clone()));
                 r
             }
         };
@@ -99,11 +114,19 @@ impl Kms {
         target: &BindingTarget,
     ) -> Result<Arc<Vec<AccessBinding>>, CoreError> {
         let key = target.storage_key();
-        if let Some(b) = self.access.bindings.lock().get(&key).cloned() {
-            return Ok(b);
+        {
+            let mut bindings = self.access.bindings.lock();
+            if let Some((at, b)) = bindings.get(&key) {
+                if self.access.fresh(at) {
+                    return Ok(Arc::clone(b));
+                }
+            }
         }
         let loaded = Arc::new(self.store.get_access_bindings(&key).await?);
-        self.access.bindings.lock().put(key, Arc::clone(&loaded));
+        self.access
+            .bindings
+            .lock()
+            .put(key, (Instant::now(), Arc::clone(&loaded)));
         Ok(loaded)
     }
 

@@ -23,6 +23,11 @@ pub struct KmsSettings {
     pub jwt_audiences: Vec<String>,
     /// Clock skew tolerated on a JWT's `iat` and `exp`.
     pub jwt_leeway: Duration,
+    /// How long cached keys, bindings and tokens are trusted before they are re-read. `None` when
+    /// this node is the store's only user (every change goes through it and invalidates the
+    /// caches); with a store shared by several nodes it is the bound on how long a change made
+    /// elsewhere (deactivation, deletion, binding change, revocation) can go unseen here.
+    pub cache_max_age: Option<Duration>,
 }
 
 /// The audience Yandex's own SDKs put in JWTs by default.
@@ -41,6 +46,7 @@ impl Default for KmsSettings {
             token_lifetime: Duration::from_secs(12 * 3600),
             jwt_audiences: vec![CANONICAL_JWT_AUDIENCE.to_owned()],
             jwt_leeway: Duration::from_secs(300),
+            cache_max_age: None,
         }
     }
 }
@@ -70,9 +76,9 @@ impl Kms {
         Arc::new(Kms {
             store,
             clock,
-            vault: KeyVault::new(root, settings.key_cache_capacity),
+            vault: KeyVault::new(root, settings.key_cache_capacity, settings.cache_max_age),
             authenticator,
-            access: crate::access::AccessCache::default(),
+            access: crate::access::AccessCache::new(settings.cache_max_age),
             bindings_lock: tokio::sync::Mutex::new(()),
             settings,
             tasks: tokio_util_lite::TaskTracker::default(),

@@ -15,6 +15,7 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// What the sign path needs to know about a key, without touching the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,7 +61,11 @@ pub struct VaultStats {
 
 pub struct KeyVault {
     root: Arc<RootKey>,
-    cache: Mutex<LruCache<KeyId, Arc<LoadedKey>>>,
+    cache: Mutex<LruCache<KeyId, (Instant, Arc<LoadedKey>)>>,
+    /// Entries older than this are reloaded from the store. `None` (one node owns the store)
+    /// means entries live until evicted or invalidated; with a shared store it bounds how long
+    /// a change made on another node can go unseen.
+    max_age: Option<Duration>,
     /// Bumped by every invalidation; a load that saw another value when it started is not
     /// cached, so a stale record can never be re-inserted after an update.
     epoch: AtomicU64,
@@ -76,11 +81,12 @@ impl fmt::Debug for KeyVault {
 }
 
 impl KeyVault {
-    pub fn new(root: Arc<RootKey>, capacity: usize) -> KeyVault {
+    pub fn new(root: Arc<RootKey>, capacity: usize, max_age: Option<Duration>) -> KeyVault {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         KeyVault {
             root,
             cache: Mutex::new(LruCache::new(capacity)),
+            max_age,
             epoch: AtomicU64::new(0),
             stats: VaultStats::default(),
         }
@@ -92,7 +98,19 @@ impl KeyVault {
 
     /// Metadata of a cached key, if cached. Needs no proof: it holds no material.
     pub fn cached_meta(&self, id: &KeyId) -> Option<Arc<LoadedKey>> {
-        let found = self.cache.lock().get(id).cloned();
+        let found = {
+            let mut cache = self.cache.lock();
+            match cache.get(id) {
+                Some((at, key)) if self.max_age.is_none_or(|m| at.elapsed() < m) => {
+                    Some(Arc::clone(key))
+                }
+                Some(_) => {
+                    cache.pop(id);
+                    None
+                }
+                None => None,
+            }
+        };
         match &found {
             Some(_) => self.stats.hits.fetch_add(1, Ordering::Relaxed),
             None => self.stats.misses.fetch_add(1, Ordering::Relaxed),
@@ -135,7 +153,7 @@ impl KeyVault {
         });
         let mut cache = self.cache.lock();
         if self.epoch.load(Ordering::SeqCst) == epoch_at_read {
-            cache.put(record.id.clone(), Arc::clone(&loaded));
+            cache.put(record.id.clone(), (Instant::now(), Arc::clone(&loaded)));
         }
         Ok(loaded)
     }

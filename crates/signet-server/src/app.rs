@@ -258,6 +258,7 @@ async fn finish_open(
             key_cache_capacity: settings.key_cache_capacity,
             token_lifetime: settings.token_lifetime,
             jwt_audiences,
+            cache_max_age: settings.cache_max_age,
             ..KmsSettings::default()
         },
     );

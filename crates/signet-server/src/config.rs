@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub advertise: Option<String>,
     pub token_lifetime: Option<String>,
     pub store: Option<String>,
+    pub cache_max_age: Option<String>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -59,6 +60,9 @@ pub struct Settings {
     pub token_lifetime: Duration,
     /// Where state lives: the embedded SQLite database in the data directory, or PostgreSQL.
     pub store: StoreLocation,
+    /// How long cached keys, bindings and tokens are trusted (see `KmsSettings`). Default: no
+    /// limit with SQLite (one node), 500 ms with PostgreSQL (the cluster consistency bound).
+    pub cache_max_age: Option<Duration>,
 }
 
 /// The store a server uses.
@@ -152,6 +156,7 @@ impl Settings {
             advertise: env("SIGNET_ADVERTISE"),
             token_lifetime: env("SIGNET_TOKEN_LIFETIME"),
             store: env("SIGNET_STORE"),
+            cache_max_age: env("SIGNET_CACHE_MAX_AGE"),
         };
         let merged = merge(merge(file, from_env), flags);
 
@@ -189,6 +194,14 @@ impl Settings {
                 ));
             }
         };
+        let cache_max_age = match merged.cache_max_age.as_deref() {
+            Some("none") => None,
+            Some(text) => Some(duration("cache_max_age", Some(text.to_owned()), "500ms")?),
+            None => match store {
+                StoreLocation::Sqlite => None,
+                StoreLocation::Postgres(_) => Some(Duration::from_millis(500)),
+            },
+        };
         let key_cache_capacity = merged.key_cache_capacity.unwrap_or(100_000);
         if key_cache_capacity == 0 {
             return Err(invalid("key_cache_capacity", "must be at least 1"));
@@ -218,6 +231,7 @@ impl Settings {
             advertise: merged.advertise,
             token_lifetime,
             store,
+            cache_max_age,
         })
     }
 }
@@ -239,6 +253,7 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
         advertise: high.advertise.or(low.advertise),
         token_lifetime: high.token_lifetime.or(low.token_lifetime),
         store: high.store.or(low.store),
+        cache_max_age: high.cache_max_age.or(low.cache_max_age),
     }
 }
 

@@ -49,6 +49,7 @@ pub struct TestServerBuilder {
     tls: Option<(PathBuf, PathBuf)>,
     advertise: Option<String>,
     store: Option<String>,
+    admin_token: Option<String>,
 }
 
 impl TestServerBuilder {
@@ -77,6 +78,13 @@ impl TestServerBuilder {
     /// then trusts `ca` and connects by the name `localhost`.
     pub fn tls(mut self, cert: &Path, key: &Path) -> Self {
         self.tls = Some((cert.to_owned(), key.to_owned()));
+        self
+    }
+
+    /// The admin token to use when this node's data directory has none (a second node on a
+    /// shared store).
+    pub fn admin_token(mut self, token: &str) -> Self {
+        self.admin_token = Some(token.to_owned());
         self
     }
 
@@ -135,10 +143,13 @@ impl TestServerBuilder {
             Arc::new(clock.clone()) as Arc<dyn Clock>,
         )
         .await?;
-        let token = std::fs::read_to_string(dir.join(signet_server::app::ADMIN_TOKEN_FILE))
-            .unwrap()
-            .trim()
-            .to_owned();
+        let token = match &self.admin_token {
+            Some(t) => t.clone(),
+            None => std::fs::read_to_string(dir.join(signet_server::app::ADMIN_TOKEN_FILE))
+                .unwrap()
+                .trim()
+                .to_owned(),
+        };
         let channel = if self.tls.is_some() {
             // With TLS the test talks to the server by name; the caller's CA must be trusted via
             // `TestServer::tls_channel`. The default channel is left lazy so it is never used
@@ -193,6 +204,7 @@ impl TestServer {
             tls: None,
             advertise: None,
             store: None,
+            admin_token: None,
         }
     }
 
