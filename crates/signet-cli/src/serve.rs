@@ -104,6 +104,9 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     init_logging(&settings);
+    for problem in signet_server::hardening::disable_core_dumps() {
+        tracing::warn!(%problem, "could not disable core dumps");
+    }
     let running = match signet_server::start(settings, Arc::new(SystemClock)).await {
         Ok(r) => r,
         Err(e) => {
@@ -174,13 +177,14 @@ pub async fn restore_key(args: ServeArgs, key_id: String) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let kms = match signet_server::open_kms(&settings, Arc::new(SystemClock), false, Vec::new()).await {
-        Ok((kms, _)) => kms,
-        Err(e) => {
-            report(&e);
-            return ExitCode::FAILURE;
-        }
-    };
+    let kms =
+        match signet_server::open_kms(&settings, Arc::new(SystemClock), false, Vec::new()).await {
+            Ok((kms, _)) => kms,
+            Err(e) => {
+                report(&e);
+                return ExitCode::FAILURE;
+            }
+        };
     let admin = kms.local_admin();
     match kms.restore_key(&admin, &id).await {
         Ok(view) => {

@@ -86,6 +86,14 @@ fn quick_start_create_sign_verify_restart_restore() {
         .trim()
         .to_owned();
 
+    // Core dumps are off for the server process.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert!(core.split_whitespace().nth(4) == Some("0"), "{core}");
+
     let created = ok(signet(
         &server,
         &token,
@@ -150,7 +158,11 @@ fn quick_start_create_sign_verify_restart_restore() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Verified OK"));
 
     // A bad token is refused with a clear error and a non-zero exit.
-    let out = signet(&server, "not-a-token", &["kms", "asymmetric-signature-key", "get", &key_id]);
+    let out = signet(
+        &server,
+        "not-a-token",
+        &["kms", "asymmetric-signature-key", "get", &key_id],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("UNAUTHENTICATED"));
 
@@ -175,19 +187,38 @@ fn quick_start_create_sign_verify_restart_restore() {
     assert!(String::from_utf8_lossy(&verify().stdout).contains("Verified OK"));
 
     // Delete, then restore offline (the server keeps running), then use it again.
-    ok(signet(&server, &token, &["kms", "asymmetric-signature-key", "delete", &key_id]));
-    let gone = signet(&server, &token, &["kms", "asymmetric-signature-key", "get", &key_id]);
+    ok(signet(
+        &server,
+        &token,
+        &["kms", "asymmetric-signature-key", "delete", &key_id],
+    ));
+    let gone = signet(
+        &server,
+        &token,
+        &["kms", "asymmetric-signature-key", "get", &key_id],
+    );
     assert!(String::from_utf8_lossy(&gone.stderr).contains("NOT_FOUND"));
     let restored = Command::new(SIGNET)
         .args(["admin", "restore-key", &key_id, "--data-dir"])
         .arg(&data)
         .output()
         .unwrap();
-    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
     let got = ok(signet(
         &server,
         &token,
-        &["--format", "json", "kms", "asymmetric-signature-key", "get", &key_id],
+        &[
+            "--format",
+            "json",
+            "kms",
+            "asymmetric-signature-key",
+            "get",
+            &key_id,
+        ],
     ));
     assert!(got.contains("ACTIVE"));
     server.stop();
@@ -203,5 +234,8 @@ fn admin_commands_refuse_a_directory_without_a_store() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no Signet store"));
-    assert!(!dir.path().join("nothing-here").exists(), "nothing is created");
+    assert!(
+        !dir.path().join("nothing-here").exists(),
+        "nothing is created"
+    );
 }

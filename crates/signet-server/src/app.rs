@@ -28,6 +28,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Largest request message accepted, in bytes (a Sign message is at most 32 KiB; a
+/// SetAccessBindings of 1000 bindings stays well under this). Larger requests are refused with
+/// OUT_OF_RANGE before they are decoded.
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+
 /// Name of the SQLite database inside the data directory.
 pub const DB_FILE: &str = "signet.db";
 /// Name of the generated root key file inside the data directory.
@@ -350,30 +355,38 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let (tx, rx) = oneshot::channel::<()>();
     let router = builder
         .layer(RequestIdLayer)
-        .add_service(AsymmetricSignatureKeyServiceServer::new(KeyService::new(
-            Arc::clone(&kms),
-        )))
-        .add_service(AsymmetricSignatureCryptoServiceServer::new(
-            CryptoService::new(Arc::clone(&kms)),
-        ))
-        .add_service(OperationServiceServer::new(OperationService::new(
-            Arc::clone(&kms),
-        )))
-        .add_service(ApiEndpointServiceServer::new(ApiEndpointService::new(
-            advertised.clone(),
-        )))
-        .add_service(IamTokenServiceServer::new(IamTokenService::new(
-            Arc::clone(&kms),
-        )))
-        .add_service(ServiceAccountServiceServer::new(
-            ServiceAccountService::new(Arc::clone(&kms)),
-        ))
-        .add_service(IamKeyServiceServer::new(AuthorizedKeyService::new(
-            Arc::clone(&kms),
-        )))
-        .add_service(FolderServiceServer::new(FolderService::new(Arc::clone(
-            &kms,
-        ))));
+        .add_service(
+            AsymmetricSignatureKeyServiceServer::new(KeyService::new(Arc::clone(&kms)))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            AsymmetricSignatureCryptoServiceServer::new(CryptoService::new(Arc::clone(&kms)))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            OperationServiceServer::new(OperationService::new(Arc::clone(&kms)))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            ApiEndpointServiceServer::new(ApiEndpointService::new(advertised.clone()))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            IamTokenServiceServer::new(IamTokenService::new(Arc::clone(&kms)))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            ServiceAccountServiceServer::new(ServiceAccountService::new(Arc::clone(&kms)))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            IamKeyServiceServer::new(AuthorizedKeyService::new(Arc::clone(&kms)))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            FolderServiceServer::new(FolderService::new(Arc::clone(&kms)))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        );
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = tokio::spawn(async move {
         router

@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod grpc;
+pub mod hardening;
 
 pub use app::{Running, ServeError, open_kms, start};
 pub use config::{LogFormat, Overrides, Settings};

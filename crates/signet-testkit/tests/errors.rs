@@ -671,3 +671,14 @@ async fn the_sign_path_is_served_from_the_key_cache_and_updates_invalidate_it() 
         "the update evicted the cached key"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_messages_are_refused_and_the_server_lives_on() {
+    let server = TestServer::builder().start().await;
+    let key = new_key(&server, "default", Algorithm::EcdsaP256Sha256).await;
+    let huge = vec![0u8; (1 << 20) + 1];
+    let status = server.crypto().sign(sign_req(&key, &huge)).await.unwrap_err();
+    // tonic refuses an over-limit message before decoding it, with OUT_OF_RANGE.
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    server.crypto().sign(sign_req(&key, b"still here")).await.unwrap();
+}
