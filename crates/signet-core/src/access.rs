@@ -21,9 +21,12 @@ fn cache<K: std::hash::Hash + Eq, V>() -> Mutex<LruCache<K, V>> {
 }
 
 /// Bindings and tokens, cached.
+/// A cache whose entries remember when they were loaded.
+type Timed<V> = Mutex<LruCache<String, (Instant, V)>>;
+
 pub struct AccessCache {
-    bindings: Mutex<LruCache<String, (Instant, Arc<Vec<AccessBinding>>)>>,
-    tokens: Mutex<LruCache<String, (Instant, TokenRecord)>>,
+    bindings: Timed<Arc<Vec<AccessBinding>>>,
+    tokens: Timed<TokenRecord>,
     /// As for the key vault: entries older than this are reloaded (shared stores).
     max_age: Option<Duration>,
 }
@@ -116,10 +119,10 @@ impl Kms {
         let key = target.storage_key();
         {
             let mut bindings = self.access.bindings.lock();
-            if let Some((at, b)) = bindings.get(&key) {
-                if self.access.fresh(at) {
-                    return Ok(Arc::clone(b));
-                }
+            if let Some((at, b)) = bindings.get(&key)
+                && self.access.fresh(at)
+            {
+                return Ok(Arc::clone(b));
             }
         }
         let loaded = Arc::new(self.store.get_access_bindings(&key).await?);
