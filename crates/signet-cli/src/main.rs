@@ -1,7 +1,11 @@
 //! The `signet` binary. It parses the command line and hands each command to the module or
 //! crate that owns it; no business logic lives here.
 
+mod audit;
+mod bench;
 mod client;
+mod devcert;
+mod iam;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -13,7 +17,8 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "signet", version, about)]
 struct Cli {
-    /// Client options (for the `kms` commands); they go before the subcommand.
+    /// Client options (for the `kms`, `iam` and `resource-manager` commands); they go before
+    /// the subcommand.
     #[command(flatten)]
     client: client::GlobalArgs,
     #[command(subcommand)]
@@ -32,8 +37,23 @@ enum Command {
     /// Client commands for the Yandex Cloud KMS asymmetric signature API, shaped like `yc kms`.
     #[command(subcommand)]
     Kms(client::KmsCommand),
+    /// Service accounts, their authorized keys and IAM tokens, shaped like `yc iam`.
+    #[command(subcommand)]
+    Iam(iam::IamCommand),
+    /// Access bindings of folders, shaped like `yc resource-manager folder`.
+    #[command(subcommand)]
+    ResourceManager(client::folders::ResourceManagerCommand),
+    /// Write a throw-away CA and a TLS server certificate for localhost, for development.
+    DevCert(devcert::DevCertArgs),
     /// List the signature algorithms, with their wire names, hashes and digest lengths.
     Algorithms,
+    /// Load-test a server (or one it spawns) and report throughput, latency and CPU per request.
+    Bench(bench::BenchArgs),
+    /// Read and verify the audit trail, offline, from the data directory or store.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +89,11 @@ fn main() -> ExitCode {
             command: AdminCommand::RestoreKey { key_id, data },
         } => block_on(serve::restore_key(data, key_id)),
         Command::Kms(cmd) => client::execute(&cli.client, cmd),
+        Command::Iam(cmd) => client::execute_command(&cli.client, cmd),
+        Command::ResourceManager(cmd) => client::execute_command(&cli.client, cmd),
+        Command::DevCert(args) => devcert::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Audit { command } => block_on(audit::run(command)),
         Command::Algorithms => {
             println!("{:<28} {:<28} {:<7} DIGEST", "NAME", "CLI NAME", "HASH");
             for alg in Algorithm::ALL {

@@ -53,7 +53,7 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    fn settings(&self) -> Result<Settings, signet_server::config::ConfigError> {
+    pub(crate) fn settings(&self) -> Result<Settings, signet_server::config::ConfigError> {
         let flags = Overrides {
             data_dir: self.data_dir.clone(),
             listen: self.listen.clone(),

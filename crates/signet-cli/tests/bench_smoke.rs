@@ -35,15 +35,21 @@ fn bench_spawn_sign_reports_json() {
         "signet bench failed ({}):\n{stderr}\n{stdout}",
         out.status
     );
-    let report: serde_json::Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
     assert_eq!(report["op"], "sign");
     assert_eq!(report["algorithms"][0], "ECDSA_NIST_P256_SHA_256");
     assert_eq!(report["requests"]["errors"], 0, "{stdout}");
     assert!(report["requests"]["ok"].as_u64().unwrap() > 0, "{stdout}");
     assert!(report["ops_per_s"].as_f64().unwrap() > 0.0, "{stdout}");
-    assert!(report["latency_us"]["p99"].as_u64().unwrap() > 0, "{stdout}");
-    assert!(report["ceiling"]["ops_per_s"].as_f64().unwrap() > 0.0, "{stdout}");
+    assert!(
+        report["latency_us"]["p99"].as_u64().unwrap() > 0,
+        "{stdout}"
+    );
+    assert!(
+        report["ceiling"]["ops_per_s"].as_f64().unwrap() > 0.0,
+        "{stdout}"
+    );
     assert_eq!(report["server"]["spawned"], true);
     assert!(report["server"]["pid"].as_u64().is_some(), "{stdout}");
     assert!(report["client"]["cpu_s"].as_f64().is_some(), "{stdout}");

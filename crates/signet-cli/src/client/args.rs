@@ -118,6 +118,14 @@ pub enum KeyCommand {
     Delete(DeleteArgs),
     /// List the operations that touched a key.
     ListOperations(ListOperationsArgs),
+    /// List the access bindings of a key.
+    ListAccessBindings(super::access::KeyListBindingsArgs),
+    /// Replace all access bindings of a key with the given ones.
+    SetAccessBindings(super::access::KeySetBindingsArgs),
+    /// Bind a role on a key to a subject.
+    AddAccessBinding(super::access::KeyBindingArgs),
+    /// Remove a role binding from a key.
+    RemoveAccessBinding(super::access::KeyBindingArgs),
 }
 
 /// `signet kms asymmetric-signature-crypto ...`

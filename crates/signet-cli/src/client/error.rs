@@ -103,6 +103,33 @@ pub enum ClientError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// An output file that must be new already exists.
+    #[error("refusing to overwrite {}: it already exists", path.display())]
+    OutputExists { path: PathBuf },
+    /// An authorized key was created but its file could not be written; its private key is
+    /// lost (the server keeps only the public key).
+    #[error(
+        "cannot write {}; authorized key {key_id} was created but its private key is lost: {}",
+        path.display(),
+        if *.deleted_again {
+            "the key has been deleted again"
+        } else {
+            "delete it with `signet iam key delete KEY-ID`"
+        }
+    )]
+    KeyFileNotWritten {
+        path: PathBuf,
+        key_id: String,
+        deleted_again: bool,
+        #[source]
+        source: io::Error,
+    },
+    /// `--name` matched no service account in the folder.
+    #[error("no service account named {name:?} in folder {folder_id:?}")]
+    AccountNameNotFound { name: String, folder_id: String },
+    /// The server answered a create call without the object it created.
+    #[error("the server's response has no {0}")]
+    MissingInResponse(&'static str),
     #[error("cannot render the output as JSON")]
     Json(#[source] serde_json::Error),
     #[error("cannot render the output as YAML")]

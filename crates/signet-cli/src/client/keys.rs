@@ -1,6 +1,7 @@
 //! `signet kms asymmetric-signature-key ...`: the control plane.
 
 use signet_proto::wkt::FieldMask;
+use signet_proto::yandex::cloud::access::AccessBindingAction;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::{
     AsymmetricSignatureKey, CreateAsymmetricSignatureKeyRequest,
     DeleteAsymmetricSignatureKeyRequest, GetAsymmetricSignatureKeyRequest,
@@ -10,6 +11,7 @@ use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::{
 use signet_proto::yandex::cloud::operation::Operation;
 
 use super::Session;
+use super::access;
 use super::args::{
     CreateArgs, DeleteArgs, GetArgs, KeyCommand, KeyRef, ListArgs, ListOperationsArgs, StatusArg,
     UpdateArgs, UpdateFields,
@@ -29,6 +31,14 @@ pub async fn run(session: &mut Session<'_>, cmd: KeyCommand) -> Result<(), Clien
         KeyCommand::Update(args) => update(session, args).await,
         KeyCommand::Delete(args) => delete(session, args).await,
         KeyCommand::ListOperations(args) => list_operations(session, args).await,
+        KeyCommand::ListAccessBindings(args) => access::key_list(session, args).await,
+        KeyCommand::SetAccessBindings(args) => access::key_set(session, args).await,
+        KeyCommand::AddAccessBinding(args) => {
+            access::key_update(session, args, AccessBindingAction::Add).await
+        }
+        KeyCommand::RemoveAccessBinding(args) => {
+            access::key_update(session, args, AccessBindingAction::Remove).await
+        }
     }
 }
 
@@ -253,14 +263,14 @@ async fn list_keys(
     Ok(keys)
 }
 
-fn page_size(remaining: u64) -> i64 {
+pub(crate) fn page_size(remaining: u64) -> i64 {
     // Both bounds are small, so the conversion cannot fail; 1000 is the fallback anyway.
     i64::try_from(remaining.min(MAX_PAGE_SIZE)).unwrap_or(1000)
 }
 
 /// Moves to the next page; false when there is none. A server that repeats a token would make
 /// the client loop for ever, so that is an error.
-fn next_page(current: &mut String, next: String) -> Result<bool, ClientError> {
+pub(crate) fn next_page(current: &mut String, next: String) -> Result<bool, ClientError> {
     if next.is_empty() {
         return Ok(false);
     }

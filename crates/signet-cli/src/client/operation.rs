@@ -97,3 +97,33 @@ pub fn response<T: Message + Name + Default>(op: &Operation) -> Result<T, Client
         }),
     }
 }
+
+/// Whether a finished operation succeeded, whatever its response type (for operations whose
+/// response is `google.protobuf.Empty` or is not shown).
+pub fn succeeded(op: &Operation) -> Result<(), ClientError> {
+    match &op.result {
+        Some(operation::Result::Error(status)) => Err(ClientError::OperationFailed {
+            operation_id: op.id.clone(),
+            code: status.code,
+            message: status.message.clone(),
+        }),
+        Some(operation::Result::Response(_)) => Ok(()),
+        None => Err(ClientError::EmptyOperationResult {
+            operation_id: op.id.clone(),
+        }),
+    }
+}
+
+/// Prints the operation (`--async`), or waits for it and checks that it succeeded, printing
+/// nothing on stdout (as `yc` does for operations without a resource to show).
+pub async fn finish_quietly(
+    session: &mut super::Session<'_>,
+    op: Operation,
+    async_: bool,
+) -> Result<(), ClientError> {
+    if async_ {
+        return session.printer.operation(&op);
+    }
+    let done = wait(&mut session.clients, op, session.progress).await?;
+    succeeded(&done)
+}

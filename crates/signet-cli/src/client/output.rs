@@ -11,6 +11,13 @@ use prost::{Message, Name};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use signet_proto::pbjson_types::{Any, Timestamp};
+use signet_proto::yandex::cloud::access::{
+    AccessBinding, SetAccessBindingsMetadata, UpdateAccessBindingsMetadata,
+};
+use signet_proto::yandex::cloud::iam::v1::{
+    CreateServiceAccountMetadata, DeleteKeyMetadata, DeleteServiceAccountMetadata, Key,
+    ServiceAccount, UpdateKeyMetadata, UpdateServiceAccountMetadata, key, service_account,
+};
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::{
     AsymmetricGetPublicKeyResponse, AsymmetricSignatureAlgorithm, AsymmetricSignatureKey,
     CreateAsymmetricSignatureKeyMetadata, DeleteAsymmetricSignatureKeyMetadata,
@@ -140,6 +147,97 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// A service account: `field: value` lines in text, like `yc iam service-account get`.
+    pub fn service_account(&mut self, account: &ServiceAccount) -> Result<(), ClientError> {
+        match self.format {
+            OutputFormat::Text => {
+                write_account_text(self.out, account, "").map_err(ClientError::Stdout)
+            }
+            _ => self.document(account),
+        }
+    }
+
+    /// A list of service accounts: a table in text, an array in JSON/YAML.
+    pub fn service_accounts(&mut self, accounts: &[ServiceAccount]) -> Result<(), ClientError> {
+        match self.format {
+            OutputFormat::Text => {
+                let rows: Vec<Vec<String>> = accounts
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.id.clone(),
+                            a.name.clone(),
+                            labels_cell(&a.labels),
+                            a.created_at.as_ref().map(table_time).unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                write_table(self.out, &["ID", "NAME", "LABELS", "CREATED AT"], &rows)
+                    .map_err(ClientError::Stdout)
+            }
+            _ => self.document(&accounts),
+        }
+    }
+
+    /// An authorized key (its public part; the server never returns the private key here).
+    pub fn authorized_key(&mut self, key: &Key) -> Result<(), ClientError> {
+        match self.format {
+            OutputFormat::Text => {
+                write_authorized_key_text(self.out, key).map_err(ClientError::Stdout)
+            }
+            _ => self.document(key),
+        }
+    }
+
+    /// A list of authorized keys: a table in text, an array in JSON/YAML.
+    pub fn authorized_keys(&mut self, keys: &[Key]) -> Result<(), ClientError> {
+        match self.format {
+            OutputFormat::Text => {
+                let rows: Vec<Vec<String>> = keys
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            k.id.clone(),
+                            key_algorithm_name(k.key_algorithm),
+                            k.created_at.as_ref().map(table_time).unwrap_or_default(),
+                            k.description.clone(),
+                        ]
+                    })
+                    .collect();
+                write_table(
+                    self.out,
+                    &["ID", "KEY ALGORITHM", "CREATED AT", "DESCRIPTION"],
+                    &rows,
+                )
+                .map_err(ClientError::Stdout)
+            }
+            _ => self.document(&keys),
+        }
+    }
+
+    /// Access bindings: a table in text (as `yc ... list-access-bindings`), an array in
+    /// JSON/YAML.
+    pub fn access_bindings(&mut self, bindings: &[AccessBinding]) -> Result<(), ClientError> {
+        match self.format {
+            OutputFormat::Text => {
+                let rows: Vec<Vec<String>> = bindings
+                    .iter()
+                    .map(|b| {
+                        let (kind, id) = b
+                            .subject
+                            .as_ref()
+                            .map(|s| (s.r#type.clone(), s.id.clone()))
+                            .unwrap_or_default();
+                        vec![b.role_id.clone(), kind, id]
+                    })
+                    .collect();
+                write_table(self.out, &["ROLE ID", "SUBJECT TYPE", "SUBJECT ID"], &rows)
+                    .map_err(ClientError::Stdout)
+            }
+            _ => self.document(&bindings),
+        }
+    }
+
     /// Any response message, in JSON or YAML (text falls back to YAML, which reads the same).
     pub fn document<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ClientError> {
         let text = match self.format {
@@ -186,7 +284,7 @@ fn operation_state(op: &Operation) -> &'static str {
 
 /// RFC 3339 in UTC with a `Z`, as `yc` prints times. The digits come from the generated serde
 /// impl, which writes the offset as `+00:00`.
-fn rfc3339(ts: &Timestamp) -> String {
+pub(crate) fn rfc3339(ts: &Timestamp) -> String {
     match serde_json::to_value(ts) {
         Ok(serde_json::Value::String(s)) => match s.strip_suffix("+00:00") {
             Some(head) => format!("{head}Z"),
@@ -264,6 +362,105 @@ fn write_key_text(
     Ok(())
 }
 
+fn account_status_name(status: i32) -> String {
+    service_account::Status::try_from(status)
+        .map(|s| s.as_str_name().to_owned())
+        .unwrap_or_else(|_| status.to_string())
+}
+
+/// The wire name of an authorized key's algorithm (`RSA_2048`).
+pub(crate) fn key_algorithm_name(algorithm: i32) -> String {
+    key::Algorithm::try_from(algorithm)
+        .map(|a| a.as_str_name().to_owned())
+        .unwrap_or_else(|_| algorithm.to_string())
+}
+
+/// Labels as `k=v,k=v`, sorted, for a table cell.
+fn labels_cell(labels: &std::collections::HashMap<String, String>) -> String {
+    let mut pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.sort();
+    pairs.join(",")
+}
+
+fn write_labels_text(
+    out: &mut (dyn Write + Send),
+    labels: &std::collections::HashMap<String, String>,
+    indent: &str,
+) -> io::Result<()> {
+    if labels.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{indent}labels:")?;
+    let mut labels: Vec<_> = labels.iter().collect();
+    labels.sort();
+    for (k, v) in labels {
+        writeln!(out, "{indent}  {}: {}", scalar(k), scalar(v))?;
+    }
+    Ok(())
+}
+
+/// A service account as `field: value` lines, default values left out.
+fn write_account_text(
+    out: &mut (dyn Write + Send),
+    account: &ServiceAccount,
+    indent: &str,
+) -> io::Result<()> {
+    writeln!(out, "{indent}id: {}", scalar(&account.id))?;
+    writeln!(out, "{indent}folder_id: {}", scalar(&account.folder_id))?;
+    if let Some(ts) = &account.created_at {
+        writeln!(out, "{indent}created_at: \"{}\"", rfc3339(ts))?;
+    }
+    writeln!(out, "{indent}name: {}", scalar(&account.name))?;
+    if !account.description.is_empty() {
+        writeln!(out, "{indent}description: {}", scalar(&account.description))?;
+    }
+    write_labels_text(out, &account.labels, indent)?;
+    if let Some(ts) = &account.last_authenticated_at {
+        writeln!(out, "{indent}last_authenticated_at: \"{}\"", rfc3339(ts))?;
+    }
+    if account.status != 0 {
+        writeln!(
+            out,
+            "{indent}status: {}",
+            account_status_name(account.status)
+        )?;
+    }
+    Ok(())
+}
+
+/// An authorized key as `field: value` lines, its public key as a YAML block.
+fn write_authorized_key_text(out: &mut (dyn Write + Send), key: &Key) -> io::Result<()> {
+    writeln!(out, "id: {}", scalar(&key.id))?;
+    match &key.subject {
+        Some(key::Subject::ServiceAccountId(id)) => {
+            writeln!(out, "service_account_id: {}", scalar(id))?
+        }
+        Some(key::Subject::UserAccountId(id)) => writeln!(out, "user_account_id: {}", scalar(id))?,
+        None => {}
+    }
+    if let Some(ts) = &key.created_at {
+        writeln!(out, "created_at: \"{}\"", rfc3339(ts))?;
+    }
+    if !key.description.is_empty() {
+        writeln!(out, "description: {}", scalar(&key.description))?;
+    }
+    writeln!(
+        out,
+        "key_algorithm: {}",
+        key_algorithm_name(key.key_algorithm)
+    )?;
+    if !key.public_key.is_empty() {
+        writeln!(out, "public_key: |")?;
+        for line in key.public_key.lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    if let Some(ts) = &key.last_used_at {
+        writeln!(out, "last_used_at: \"{}\"", rfc3339(ts))?;
+    }
+    Ok(())
+}
+
 fn write_operation_text(out: &mut (dyn Write + Send), op: &Operation) -> io::Result<()> {
     writeln!(out, "id: {}", scalar(&op.id))?;
     if !op.description.is_empty() {
@@ -308,6 +505,17 @@ fn write_any_text(out: &mut (dyn Write + Send), any: &Any) -> io::Result<()> {
     match KnownAny::decode(any) {
         Some(KnownAny::Metadata(m)) => writeln!(out, "  key_id: {}", scalar(&m.key_id)),
         Some(KnownAny::Key(key)) => write_key_text(out, &key, "  "),
+        Some(KnownAny::ResourceMetadata(m)) => {
+            writeln!(out, "  resource_id: {}", scalar(&m.resource_id))
+        }
+        Some(KnownAny::AccountMetadata(m)) => {
+            writeln!(
+                out,
+                "  service_account_id: {}",
+                scalar(&m.service_account_id)
+            )
+        }
+        Some(KnownAny::ServiceAccount(account)) => write_account_text(out, &account, "  "),
         Some(KnownAny::Empty) => Ok(()),
         None => writeln!(
             out,
@@ -360,9 +568,14 @@ fn write_table(
 
 /// The `Any` payloads this API puts in operations.
 pub enum KnownAny {
-    /// Create/Update/Delete metadata: all three are `{key_id}`.
+    /// Create/Update/Delete metadata of signature keys and authorized keys: all are `{key_id}`.
     Metadata(CreateAsymmetricSignatureKeyMetadata),
     Key(AsymmetricSignatureKey),
+    /// Set/UpdateAccessBindings metadata: both are `{resource_id}`.
+    ResourceMetadata(SetAccessBindingsMetadata),
+    /// Create/Update/Delete service account metadata: all are `{service_account_id}`.
+    AccountMetadata(CreateServiceAccountMetadata),
+    ServiceAccount(ServiceAccount),
     Empty,
 }
 
@@ -378,6 +591,8 @@ impl KnownAny {
         if name == CreateAsymmetricSignatureKeyMetadata::full_name()
             || name == UpdateAsymmetricSignatureKeyMetadata::full_name()
             || name == DeleteAsymmetricSignatureKeyMetadata::full_name()
+            || name == UpdateKeyMetadata::full_name()
+            || name == DeleteKeyMetadata::full_name()
         {
             CreateAsymmetricSignatureKeyMetadata::decode(value)
                 .ok()
@@ -386,6 +601,23 @@ impl KnownAny {
             AsymmetricSignatureKey::decode(value)
                 .ok()
                 .map(KnownAny::Key)
+        } else if name == SetAccessBindingsMetadata::full_name()
+            || name == UpdateAccessBindingsMetadata::full_name()
+        {
+            SetAccessBindingsMetadata::decode(value)
+                .ok()
+                .map(KnownAny::ResourceMetadata)
+        } else if name == CreateServiceAccountMetadata::full_name()
+            || name == UpdateServiceAccountMetadata::full_name()
+            || name == DeleteServiceAccountMetadata::full_name()
+        {
+            CreateServiceAccountMetadata::decode(value)
+                .ok()
+                .map(KnownAny::AccountMetadata)
+        } else if name == ServiceAccount::full_name() {
+            ServiceAccount::decode(value)
+                .ok()
+                .map(KnownAny::ServiceAccount)
         } else if name == "google.protobuf.Empty" {
             Some(KnownAny::Empty)
         } else {
@@ -417,6 +649,21 @@ impl Serialize for AnyView<'_> {
             Some(KnownAny::Key(key)) => Typed {
                 type_url,
                 message: &key,
+            }
+            .serialize(serializer),
+            Some(KnownAny::ResourceMetadata(m)) => Typed {
+                type_url,
+                message: &m,
+            }
+            .serialize(serializer),
+            Some(KnownAny::AccountMetadata(m)) => Typed {
+                type_url,
+                message: &m,
+            }
+            .serialize(serializer),
+            Some(KnownAny::ServiceAccount(account)) => Typed {
+                type_url,
+                message: &account,
             }
             .serialize(serializer),
             Some(KnownAny::Empty) => {

@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_crypto_service_client::AsymmetricSignatureCryptoServiceClient;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_key_service_client::AsymmetricSignatureKeyServiceClient;
+use signet_proto::yandex::cloud::iam::v1::iam_token_service_client::IamTokenServiceClient;
+use signet_proto::yandex::cloud::iam::v1::key_service_client::KeyServiceClient;
+use signet_proto::yandex::cloud::iam::v1::service_account_service_client::ServiceAccountServiceClient;
 use signet_proto::yandex::cloud::operation::operation_service_client::OperationServiceClient;
+use signet_proto::yandex::cloud::resourcemanager::v1::folder_service_client::FolderServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -198,12 +202,20 @@ impl Interceptor for Auth {
 
 pub type Authed = InterceptedService<Channel, Auth>;
 
-/// The three service clients the commands use, sharing one channel and one token.
+/// The service clients the commands use, sharing one channel and one token.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub keys: AsymmetricSignatureKeyServiceClient<Authed>,
     pub crypto: AsymmetricSignatureCryptoServiceClient<Authed>,
     pub operations: OperationServiceClient<Authed>,
+    /// `yandex.cloud.iam.v1.ServiceAccountService`.
+    pub service_accounts: ServiceAccountServiceClient<Authed>,
+    /// `yandex.cloud.iam.v1.KeyService`: service accounts' authorized keys.
+    pub authorized_keys: KeyServiceClient<Authed>,
+    /// `yandex.cloud.iam.v1.IamTokenService`.
+    pub iam_tokens: IamTokenServiceClient<Authed>,
+    /// `yandex.cloud.resourcemanager.v1.FolderService` (its access-binding RPCs).
+    pub folders: FolderServiceClient<Authed>,
 }
 
 impl Clients {
@@ -217,7 +229,14 @@ impl Clients {
                 channel.clone(),
                 auth.clone(),
             ),
-            operations: OperationServiceClient::with_interceptor(channel, auth),
+            operations: OperationServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            service_accounts: ServiceAccountServiceClient::with_interceptor(
+                channel.clone(),
+                auth.clone(),
+            ),
+            authorized_keys: KeyServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            iam_tokens: IamTokenServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            folders: FolderServiceClient::with_interceptor(channel, auth),
         }
     }
 }
