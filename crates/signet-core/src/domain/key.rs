@@ -109,6 +109,14 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Result<String, Invali
             format!("must be at most {max} characters"),
         ));
     }
+    // Control characters (NUL above all, which PostgreSQL cannot store) have no place in a name
+    // or description; line breaks and tabs in descriptions do.
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Invalid::one(field, "must not contain control characters"));
+    }
     Ok(value.to_owned())
 }
 
