@@ -7,7 +7,6 @@
 use prost::Message;
 use signet_crypto::Algorithm;
 use signet_proto::wkt::FieldMask;
-use signet_proto::yandex::cloud::access;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_key::Status as KeyStatus;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
 use signet_proto::yandex::cloud::operation::{
@@ -532,37 +531,6 @@ async fn list_and_list_operations_paginate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn access_binding_rpcs_are_unimplemented_until_the_access_issue() {
-    let server = TestServer::builder().start().await;
-    let mut keys = server.keys();
-    let key = new_key(&server, "default", Algorithm::EcdsaP256Sha256).await;
-    assert_code(
-        keys.list_access_bindings(access::ListAccessBindingsRequest {
-            resource_id: key.clone(),
-            ..Default::default()
-        })
-        .await,
-        Code::Unimplemented,
-    );
-    assert_code(
-        keys.set_access_bindings(access::SetAccessBindingsRequest {
-            resource_id: key.clone(),
-            ..Default::default()
-        })
-        .await,
-        Code::Unimplemented,
-    );
-    assert_code(
-        keys.update_access_bindings(access::UpdateAccessBindingsRequest {
-            resource_id: key,
-            ..Default::default()
-        })
-        .await,
-        Code::Unimplemented,
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_finished_operation_returns_it_unchanged() {
     let server = TestServer::builder().start().await;
     let op = server
@@ -677,8 +645,16 @@ async fn oversized_messages_are_refused_and_the_server_lives_on() {
     let server = TestServer::builder().start().await;
     let key = new_key(&server, "default", Algorithm::EcdsaP256Sha256).await;
     let huge = vec![0u8; (1 << 20) + 1];
-    let status = server.crypto().sign(sign_req(&key, &huge)).await.unwrap_err();
+    let status = server
+        .crypto()
+        .sign(sign_req(&key, &huge))
+        .await
+        .unwrap_err();
     // tonic refuses an over-limit message before decoding it, with OUT_OF_RANGE.
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
-    server.crypto().sign(sign_req(&key, b"still here")).await.unwrap();
+    server
+        .crypto()
+        .sign(sign_req(&key, b"still here"))
+        .await
+        .unwrap();
 }
