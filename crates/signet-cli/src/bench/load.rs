@@ -159,6 +159,12 @@ pub struct AlgorithmStats {
 pub struct LoadOutcome {
     /// Wall time between the two CPU snapshots (the measured window as it really was).
     pub window: Duration,
+    /// Successful and failed requests that finished inside the window (whenever sent): the
+    /// throughput.
+    pub window_ok: u64,
+    pub window_errors: u64,
+    /// Measured requests (sent, or due, inside the window) that succeeded; their latencies and
+    /// those of the failed ones (`errors`) are in `latency`.
     pub ok: u64,
     pub errors: BTreeMap<&'static str, u64>,
     /// One message per error code, as the server (or the transport) gave it.
@@ -255,6 +261,9 @@ struct WorkerStats {
     lag: Histogram<u64>,
     polls: u64,
     created: Vec<String>,
+    /// Requests that finished inside the window, whenever they were sent: the throughput.
+    window_ok: u64,
+    window_errors: u64,
 }
 
 impl WorkerStats {
@@ -274,6 +283,18 @@ impl WorkerStats {
             lag: empty.clone(),
             polls: 0,
             created: Vec::new(),
+            window_ok: 0,
+            window_errors: 0,
+        }
+    }
+
+    fn count_finish(&mut self, run: &Run, done: Instant, ok: bool) {
+        if done >= run.warm_end && done < run.end {
+            if ok {
+                self.window_ok += 1;
+            } else {
+                self.window_errors += 1;
+            }
         }
     }
 
@@ -403,6 +424,7 @@ async fn closed_loop_worker(run: Arc<Run>, mut lane: Lane) -> WorkerStats {
         let outcome = run.send(&mut lane, &mut rng).await;
         let done = Instant::now();
         run.note_progress(outcome.result.is_ok());
+        stats.count_finish(&run, done, outcome.result.is_ok());
         stats.created.extend(outcome.created);
         if sent >= run.warm_end {
             stats.record(outcome.result, outcome.algorithm, done - sent);
@@ -427,6 +449,7 @@ async fn open_loop_worker(run: Arc<Run>, mut lane: Lane) -> WorkerStats {
         let outcome = run.send(&mut lane, &mut rng).await;
         let done = Instant::now();
         run.note_progress(outcome.result.is_ok());
+        stats.count_finish(&run, done, outcome.result.is_ok());
         stats.created.extend(outcome.created);
         if intended >= run.warm_end {
             record(
@@ -546,6 +569,8 @@ pub async fn run(
     }
     for w in finished {
         stats.ok += w.ok;
+        stats.window_ok += w.window_ok;
+        stats.window_errors += w.window_errors;
         stats.polls += w.polls;
         stats.created.extend(w.created);
         stats
@@ -599,6 +624,8 @@ pub async fn run(
     };
     Ok(LoadOutcome {
         window: last.at.saturating_duration_since(first.at),
+        window_ok: stats.window_ok,
+        window_errors: stats.window_errors,
         ok: stats.ok,
         errors: errors
             .iter()

@@ -332,6 +332,7 @@ fn execute(args: BenchArgs) -> Result<(), BenchError> {
             system::pin_current_thread(server_cpus)?;
             let spawned = SpawnedServer::start(&SpawnOptions {
                 config: args.server_config.clone(),
+                reader_cpus: Some(client_cpus.clone()),
             });
             system::pin_current_thread(client_cpus)?;
             let (spawned, token) = spawned?;
@@ -433,7 +434,7 @@ fn execute(args: BenchArgs) -> Result<(), BenchError> {
     } else {
         print!("{}", report.render_text());
     }
-    if outcome.ok == 0 {
+    if outcome.ok == 0 && outcome.window_ok == 0 {
         let first = outcome
             .error_examples
             .iter()

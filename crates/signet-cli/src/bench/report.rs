@@ -56,8 +56,13 @@ pub struct Report {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Requests {
+    /// Measured requests (sent inside the window; with --rate, due inside it) that succeeded,
+    /// and that failed; the latency percentiles are theirs.
     pub ok: u64,
     pub errors: u64,
+    /// Requests that finished inside the window, whenever sent: what `ops_per_s` and the CPU
+    /// per request are computed from.
+    pub finished_in_window: u64,
     pub errors_by_code: BTreeMap<&'static str, u64>,
     /// One message per code, as received.
     pub error_examples: BTreeMap<&'static str, String>,
@@ -204,8 +209,9 @@ impl Report {
     pub fn build(info: RunInfo, outcome: &LoadOutcome, ceiling: Option<&Ceiling>) -> Report {
         let window = outcome.window.as_secs_f64();
         let errors = outcome.error_count();
-        let answered = outcome.ok + errors;
-        let ops_per_s = per_second(outcome.ok, window);
+        // Throughput and CPU per request count the requests that finished inside the window.
+        let answered = outcome.window_ok + outcome.window_errors;
+        let ops_per_s = per_second(outcome.window_ok, window);
         let per_request = |cpu_s: f64| (answered > 0).then(|| cpu_s * 1e6 / answered as f64);
 
         let server_cpu_s = outcome.server_cpu.map(|d| d.as_secs_f64());
@@ -215,7 +221,7 @@ impl Report {
 
         let ceiling_rate = ceiling.map(|c| c.combined);
         let ops_per_server_core = server_cores_used
-            .filter(|&c| c > 0.0 && outcome.ok > 0)
+            .filter(|&c| c > 0.0 && outcome.window_ok > 0)
             .map(|c| ops_per_s / c);
         let ops_per_pinned_core = pinned_cores.map(|n| ops_per_s / n as f64);
 
@@ -258,8 +264,10 @@ impl Report {
         if outcome.missed > 0 {
             notes.push(format!(
                 "{} requests due in the window were never sent because all {} workers were busy; \
-                 raise --concurrency (their waiting time is counted in the latency)",
-                outcome.missed, info.concurrency
+                 raise --concurrency or lower --rate (their waiting time is counted in the \
+                 latency)",
+                fmt_int(outcome.missed),
+                info.concurrency
             ));
         }
 
@@ -283,6 +291,7 @@ impl Report {
             requests: Requests {
                 ok: outcome.ok,
                 errors,
+                finished_in_window: answered,
                 errors_by_code: outcome.errors.clone(),
                 error_examples: outcome.error_examples.clone(),
                 missed: outcome.missed,
@@ -649,6 +658,8 @@ mod tests {
         let values: Vec<u64> = (1..=1000).collect();
         LoadOutcome {
             window: Duration::from_secs(2),
+            window_ok: 1000,
+            window_errors: 2,
             ok: 1000,
             errors: [("UNAVAILABLE", 2)].into(),
             error_examples: [("UNAVAILABLE", "connection reset".to_owned())].into(),

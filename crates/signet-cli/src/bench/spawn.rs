@@ -18,6 +18,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::error::BenchError;
+use super::options::CpuList;
+use super::system;
 
 /// How long the server may take to say it is listening (a first start creates a root key and
 /// a database).
@@ -48,6 +50,8 @@ pub struct SpawnedServer {
 pub struct SpawnOptions {
     /// `--config FILE` for the server.
     pub config: Option<PathBuf>,
+    /// CPUs for the thread that reads the server's output (the generator's, not the server's).
+    pub reader_cpus: Option<CpuList>,
 }
 
 impl SpawnedServer {
@@ -96,7 +100,7 @@ impl SpawnedServer {
             log_path,
             _dir: dir,
         };
-        server.addr = server.wait_listening(stdout)?;
+        server.addr = server.wait_listening(stdout, options.reader_cpus.clone())?;
         let token_path = data_dir.join(signet_server::app::ADMIN_TOKEN_FILE);
         let token = std::fs::read_to_string(&token_path)
             .map_err(|source| BenchError::ServerToken {
@@ -120,11 +124,21 @@ impl SpawnedServer {
 
     /// Reads the child's stdout on a thread until the listening line (the thread then keeps
     /// draining it so that the child never blocks on a full pipe).
-    fn wait_listening(&mut self, stdout: impl Read + Send + 'static) -> Result<String, BenchError> {
+    fn wait_listening(
+        &mut self,
+        stdout: impl Read + Send + 'static,
+        cpus: Option<CpuList>,
+    ) -> Result<String, BenchError> {
         let (tx, rx) = mpsc::channel();
         thread::Builder::new()
             .name("bench-server-stdout".into())
             .spawn(move || {
+                // Started while this process is pinned like the server; it belongs with the
+                // generator. (It sleeps on the pipe almost all the time; failing to move it
+                // would not matter.)
+                if let Some(cpus) = &cpus {
+                    let _ = system::pin_current_thread(cpus);
+                }
                 let mut sent = false;
                 for line in BufReader::new(stdout).lines() {
                     let Ok(line) = line else { break };
