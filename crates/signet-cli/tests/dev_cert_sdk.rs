@@ -15,7 +15,11 @@ fn python() -> PathBuf {
     let p = std::env::var_os("SIGNET_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    assert!(p.exists(), "Python venv missing at {}; run scripts/dev-deps", p.display());
+    assert!(
+        p.exists(),
+        "Python venv missing at {}; run scripts/dev-deps",
+        p.display()
+    );
     p
 }
 
@@ -35,12 +39,27 @@ except grpc.RpcError as e:
 fn dev_cert_chain_is_accepted_by_grpc_core() {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
-    let out = Command::new(SIGNET).args(["dev-cert", "--out-dir"]).arg(&certs).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(SIGNET)
+        .args(["dev-cert", "--out-dir"])
+        .arg(&certs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let data = dir.path().join("data");
     let mut child = Command::new(SIGNET)
-        .args(["serve", "--listen", "127.0.0.1:0", "--advertise", "localhost:{port}", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--advertise",
+            "localhost:{port}",
+            "--data-dir",
+        ])
         .arg(&data)
         .arg("--tls-cert")
         .arg(certs.join("server.pem"))
