@@ -1,6 +1,7 @@
 //! The `signet` binary. It parses the command line and hands each command to the module or
 //! crate that owns it; no business logic lives here.
 
+mod audit;
 mod bench;
 mod client;
 mod devcert;
@@ -48,6 +49,11 @@ enum Command {
     Algorithms,
     /// Load-test a server (or one it spawns) and report throughput, latency and CPU per request.
     Bench(bench::BenchArgs),
+    /// Read and verify the audit trail, offline, from the data directory or store.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +93,7 @@ fn main() -> ExitCode {
         Command::ResourceManager(cmd) => client::execute_command(&cli.client, cmd),
         Command::DevCert(args) => devcert::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Audit { command } => block_on(audit::run(command)),
         Command::Algorithms => {
             println!("{:<28} {:<28} {:<7} DIGEST", "NAME", "CLI NAME", "HASH");
             for alg in Algorithm::ALL {

@@ -7,6 +7,7 @@
 //! implements the store port.
 
 mod access;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod domain;

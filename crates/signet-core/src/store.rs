@@ -1,6 +1,7 @@
 //! The storage port. Adapters (SQLite, PostgreSQL) live in `signet-store` and must all pass its
 //! conformance suite. A store only ever holds *sealed* key material.
 
+use crate::audit::{AuditCheckpoint, AuditEvent, AuditHead, AuditRecord};
 use crate::domain::{
     AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
@@ -166,4 +167,37 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
 
     /// Marks a token revoked at `at` (idempotent). Returns false if there is no such token.
     async fn revoke_token(&self, sha256_hex: &str, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Appends `events`, in order, to the audit chain (ADR 0006) in one durable transaction:
+    /// links each event after the stored chain head with [`AuditHead::link`] and inserts the
+    /// records, so that they extend the one chain without a gap or a fork whatever the number
+    /// of appenders, other processes on a shared database included (by reading the head under a
+    /// lock, or optimistically with a taken record number failing the append, which is then
+    /// redone under the lock). All or nothing. Returns the new head; an empty batch changes
+    /// nothing.
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<AuditHead, StoreError>;
+
+    /// The stored chain head: [`AuditHead::GENESIS`] for an empty chain.
+    async fn audit_head(&self) -> Result<AuditHead, StoreError>;
+
+    /// Audit records with `seq >= from`, in `seq` order, at most `limit`.
+    async fn audit_records(&self, from: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Audit records with `time >= since` and `seq > after`, in `seq` order, at most `limit`.
+    async fn audit_records_since(
+        &self,
+        since: Timestamp,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Stores a checkpoint. If one for the same `seq` exists, it is kept and this one dropped.
+    async fn put_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError>;
+
+    /// Checkpoints with `seq > after`, in `seq` order, at most `limit`.
+    async fn audit_checkpoints(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditCheckpoint>, StoreError>;
 }

@@ -3,7 +3,7 @@
 
 use crate::config::{Settings, StoreLocation};
 use signet_core::store::Store;
-use crate::context::RequestIdLayer;
+use crate::context::CallLayer;
 use crate::grpc::{
     ApiEndpointService, AuthorizedKeyService, CryptoService, FolderService, IamTokenService,
     KeyService, OperationService, ServiceAccountService,
@@ -13,6 +13,7 @@ use signet_proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenServ
 use signet_proto::yandex::cloud::iam::v1::key_service_server::KeyServiceServer as IamKeyServiceServer;
 use signet_proto::yandex::cloud::iam::v1::service_account_service_server::ServiceAccountServiceServer;
 use signet_proto::yandex::cloud::resourcemanager::v1::folder_service_server::FolderServiceServer;
+use signet_core::audit::{AuditMode, AuditTrail, AuditWriter, CheckpointKey};
 use signet_core::auth::NewToken;
 use signet_core::bootstrap::{BootstrapError, bootstrap};
 use signet_core::domain::Clock;
@@ -107,7 +108,11 @@ pub struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     jobs: Vec<JoinHandle<()>>,
+    audit_writer: AuditWriter,
 }
+
+/// How long a stopping server waits for the audit writer to commit what is queued.
+const AUDIT_DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Running {
     /// Stops accepting calls, lets in-flight calls finish, and stops the background jobs.
@@ -120,6 +125,9 @@ impl Running {
         }
         let result = (&mut self.server).await;
         self.kms.wait_idle().await;
+        // The server and its calls are gone, and with them every handle on the trail: the
+        // writer commits what is left, signs a last checkpoint and stops.
+        self.audit_writer.finish(AUDIT_DRAIN_LIMIT).await;
         result??;
         Ok(())
     }
@@ -207,6 +215,55 @@ pub async fn open_kms(
     create_if_missing: bool,
     jwt_audiences: Vec<String>,
 ) -> Result<(Arc<Kms>, Option<NewToken>), ServeError> {
+    let opened = open(settings, clock, create_if_missing, jwt_audiences).await?;
+    Ok((opened.kms, opened.new_admin_token))
+}
+
+/// Opens the store only, without the root key, for offline readers (`signet audit`). Refuses
+/// a data directory or database that holds no Signet store.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServeError> {
+    let store: Arc<dyn Store> = match &settings.store {
+        StoreLocation::Sqlite => {
+            let db_path = settings.data_dir.join(DB_FILE);
+            if !db_path.exists() {
+                return Err(ServeError::NoStore(settings.data_dir.clone()));
+            }
+            Arc::new(
+                SqliteStore::open(&db_path)
+                    .await
+                    .map_err(ServeError::Store)?,
+            )
+        }
+        StoreLocation::Postgres(url) => Arc::new(
+            signet_store::PostgresStore::connect(url)
+                .await
+                .map_err(ServeError::Store)?,
+        ),
+    };
+    let bootstrapped = store
+        .get_meta(signet_core::bootstrap::META_ROOT_KEY_CHECK)
+        .await
+        .map_err(ServeError::Store)?
+        .is_some();
+    if !bootstrapped {
+        return Err(ServeError::NoStore(settings.data_dir.clone()));
+    }
+    Ok(store)
+}
+
+/// What opening a deployment yields.
+struct Opened {
+    kms: Arc<Kms>,
+    new_admin_token: Option<NewToken>,
+    root: Arc<RootKey>,
+}
+
+async fn open(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+    create_if_missing: bool,
+    jwt_audiences: Vec<String>,
+) -> Result<Opened, ServeError> {
     let db_path = settings.data_dir.join(DB_FILE);
     let store: Arc<dyn Store> = match &settings.store {
         StoreLocation::Sqlite => {
@@ -248,15 +305,16 @@ async fn finish_open(
     store: Arc<dyn Store>,
     root: RootKey,
     jwt_audiences: Vec<String>,
-) -> Result<(Arc<Kms>, Option<NewToken>), ServeError> {
+) -> Result<Opened, ServeError> {
     let boot = bootstrap(store.as_ref(), &root).await?;
     if let Some(token) = &boot.new_admin_token {
         write_admin_token(&settings.data_dir, token)?;
     }
+    let root = Arc::new(root);
     let kms = Kms::new(
         store,
         clock,
-        Arc::new(root),
+        Arc::clone(&root),
         boot.authenticator,
         KmsSettings {
             deletion_window: settings.deletion_window,
@@ -267,7 +325,11 @@ async fn finish_open(
             ..KmsSettings::default()
         },
     );
-    Ok((kms, boot.new_admin_token))
+    Ok(Opened {
+        kms,
+        new_admin_token: boot.new_admin_token,
+        root,
+    })
 }
 
 /// The JWT audiences accepted: Yandex's canonical one, and the one the Python SDK derives from
@@ -323,13 +385,25 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         .map(|a| a.replace("{port}", &local_addr.port().to_string()))
         .unwrap_or_else(|| local_addr.to_string());
 
-    let (kms, new_admin_token) = open_kms(
+    let Opened {
+        kms,
+        new_admin_token,
+        root,
+    } = open(
         &settings,
-        clock,
+        Arc::clone(&clock),
         true,
         jwt_audiences(&advertised, local_addr),
     )
     .await?;
+    let (trail, audit_writer) = if settings.audit.mode == AuditMode::Off {
+        tracing::warn!("the audit trail is off: calls are not recorded");
+        (AuditTrail::off(clock), AuditWriter::none())
+    } else {
+        let key = CheckpointKey::load_or_create(kms.store().as_ref(), &root).await?;
+        AuditTrail::start(Arc::clone(kms.store()), clock, key, settings.audit.clone())
+    };
+    drop(root);
     let resumed = kms.recover_pending_operations().await?;
     if resumed > 0 {
         tracing::info!(resumed, "resuming operations interrupted by the last stop");
@@ -354,7 +428,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     }
     let (tx, rx) = oneshot::channel::<()>();
     let router = builder
-        .layer(RequestIdLayer)
+        .layer(CallLayer::new(trail))
         .add_service(
             AsymmetricSignatureKeyServiceServer::new(KeyService::new(Arc::clone(&kms)))
                 .max_decoding_message_size(MAX_REQUEST_BYTES),
@@ -409,6 +483,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         shutdown: Some(tx),
         server,
         jobs,
+        audit_writer,
     })
 }
 

@@ -3,6 +3,7 @@
 //! [`Settings`]. `config/signet.example.toml` documents every key.
 
 use serde::Deserialize;
+use signet_core::audit::{AuditMode, AuditSettings};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +28,9 @@ pub struct FileConfig {
     pub token_lifetime: Option<String>,
     pub store: Option<String>,
     pub cache_max_age: Option<String>,
+    pub audit: Option<String>,
+    pub audit_checkpoint_records: Option<u64>,
+    pub audit_checkpoint_interval: Option<String>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -63,6 +67,8 @@ pub struct Settings {
     /// How long cached keys, bindings and tokens are trusted (see `KmsSettings`). Default: no
     /// limit with SQLite (one node), 500 ms with PostgreSQL (the cluster consistency bound).
     pub cache_max_age: Option<Duration>,
+    /// The audit trail: which calls are recorded, and how often checkpoints are signed.
+    pub audit: AuditSettings,
 }
 
 /// The store a server uses.
@@ -157,6 +163,14 @@ impl Settings {
             token_lifetime: env("SIGNET_TOKEN_LIFETIME"),
             store: env("SIGNET_STORE"),
             cache_max_age: env("SIGNET_CACHE_MAX_AGE"),
+            audit: env("SIGNET_AUDIT"),
+            audit_checkpoint_records: env("SIGNET_AUDIT_CHECKPOINT_RECORDS")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| invalid("SIGNET_AUDIT_CHECKPOINT_RECORDS", "not a number"))
+                })
+                .transpose()?,
+            audit_checkpoint_interval: env("SIGNET_AUDIT_CHECKPOINT_INTERVAL"),
         };
         let merged = merge(merge(file, from_env), flags);
 
@@ -202,6 +216,33 @@ impl Settings {
                 StoreLocation::Postgres(_) => Some(Duration::from_millis(500)),
             },
         };
+        let audit = AuditSettings {
+            mode: match merged.audit.as_deref() {
+                None | Some("") => AuditMode::All,
+                Some(text) => AuditMode::parse(text).ok_or_else(|| {
+                    invalid(
+                        "audit",
+                        "must be \"all\" (the default), \"control-plane\" or \"off\"",
+                    )
+                })?,
+            },
+            checkpoint_every: merged.audit_checkpoint_records.unwrap_or(1000),
+            checkpoint_interval: duration(
+                "audit_checkpoint_interval",
+                merged.audit_checkpoint_interval,
+                "1m",
+            )?,
+            ..AuditSettings::default()
+        };
+        if audit.checkpoint_every == 0 {
+            return Err(invalid("audit_checkpoint_records", "must be at least 1"));
+        }
+        if audit.checkpoint_interval.is_zero() {
+            return Err(invalid(
+                "audit_checkpoint_interval",
+                "must be longer than zero",
+            ));
+        }
         let key_cache_capacity = merged.key_cache_capacity.unwrap_or(100_000);
         if key_cache_capacity == 0 {
             return Err(invalid("key_cache_capacity", "must be at least 1"));
@@ -232,6 +273,7 @@ impl Settings {
             token_lifetime,
             store,
             cache_max_age,
+            audit,
         })
     }
 }
@@ -254,6 +296,13 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
         token_lifetime: high.token_lifetime.or(low.token_lifetime),
         store: high.store.or(low.store),
         cache_max_age: high.cache_max_age.or(low.cache_max_age),
+        audit: high.audit.or(low.audit),
+        audit_checkpoint_records: high
+            .audit_checkpoint_records
+            .or(low.audit_checkpoint_records),
+        audit_checkpoint_interval: high
+            .audit_checkpoint_interval
+            .or(low.audit_checkpoint_interval),
     }
 }
 
@@ -331,6 +380,46 @@ mod tests {
             ..Default::default()
         };
         assert!(Settings::resolve(None, |_| None, flags).is_err());
+    }
+
+    #[test]
+    fn audit_modes_and_checkpoints() {
+        let d = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(d.audit.mode, AuditMode::All);
+        assert_eq!(d.audit.checkpoint_every, 1000);
+        assert_eq!(d.audit.checkpoint_interval, Duration::from_secs(60));
+        for (text, mode) in [
+            ("all", AuditMode::All),
+            ("control-plane", AuditMode::ControlPlane),
+            ("off", AuditMode::Off),
+        ] {
+            let env = |k: &str| (k == "SIGNET_AUDIT").then(|| text.to_owned());
+            let s = Settings::resolve(None, env, Overrides::default()).unwrap();
+            assert_eq!(s.audit.mode, mode);
+        }
+        // Flags win over the environment.
+        let flags = Overrides {
+            audit: Some("off".into()),
+            ..Default::default()
+        };
+        let env = |k: &str| (k == "SIGNET_AUDIT").then(|| "all".to_owned());
+        assert_eq!(
+            Settings::resolve(None, env, flags).unwrap().audit.mode,
+            AuditMode::Off
+        );
+        for bad in [
+            ("SIGNET_AUDIT", "none"),
+            ("SIGNET_AUDIT", "ALL"),
+            ("SIGNET_AUDIT_CHECKPOINT_RECORDS", "0"),
+            ("SIGNET_AUDIT_CHECKPOINT_RECORDS", "many"),
+            ("SIGNET_AUDIT_CHECKPOINT_INTERVAL", "0s"),
+        ] {
+            let env = |k: &str| (k == bad.0).then(|| bad.1.to_owned());
+            assert!(
+                Settings::resolve(None, env, Overrides::default()).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,13 +1,18 @@
-//! Per-request context: the request id (from the client's `x-request-id` or freshly made),
-//! echoed in `x-request-id` and `x-server-trace-id` response headers, and authentication of the
-//! `authorization` header, the one path every authenticated call goes through.
+//! Per-request context. [`CallLayer`], which every gRPC call passes through, gives the call its
+//! request id (from the client's `x-request-id` or freshly made, echoed in `x-request-id` and
+//! `x-server-trace-id` response headers), turns a handler's panic into INTERNAL, and writes the
+//! call's audit record before the response is released. [`CallContext::authenticate`] checks the
+//! `authorization` header: the one path every authenticated call goes through.
 
+use crate::audit::{AuditNote, Audited, client_addr, is_data_plane, outcome_of};
 use signet_core::Kms;
+use signet_core::audit::AuditTrail;
 use signet_core::auth::Principal;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use tracing::Instrument as _;
 
 /// The id of one request, for logs, error details and response headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,30 +67,48 @@ impl fmt::Display for RequestId {
 #[derive(Clone, Debug)]
 pub struct TraceId(pub String);
 
-/// Tower layer that assigns ids and writes the response headers.
-#[derive(Clone, Debug, Default)]
-pub struct RequestIdLayer;
+/// Tower layer every gRPC call passes through: assigns ids and writes the response headers,
+/// answers INTERNAL for a handler that panicked, and records the call in the audit trail.
+///
+/// The record is committed before the response leaves this layer (the layer's future resolves
+/// only then), and if it cannot be committed the response is replaced by UNAVAILABLE: no call is
+/// answered unaudited. (Its effects, if it had any, stand; the client sees UNAVAILABLE and may
+/// retry or look.) Handlers add what only they know to the call's [`AuditNote`].
+#[derive(Clone, Debug)]
+pub struct CallLayer {
+    audit: AuditTrail,
+}
 
-impl<S> tower::Layer<S> for RequestIdLayer {
-    type Service = RequestIdService<S>;
+impl CallLayer {
+    pub fn new(audit: AuditTrail) -> CallLayer {
+        CallLayer { audit }
+    }
+}
+
+impl<S> tower::Layer<S> for CallLayer {
+    type Service = CallService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        RequestIdService { inner }
+        CallService {
+            inner,
+            audit: self.audit.clone(),
+        }
     }
 }
 
 #[derive(Clone, Debug)]
-pub struct RequestIdService<S> {
+pub struct CallService<S> {
     inner: S,
+    audit: AuditTrail,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<S, B, RB> tower::Service<http::Request<B>> for RequestIdService<S>
+impl<S, B, RB> tower::Service<http::Request<B>> for CallService<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
     S::Future: Send + 'static,
-    S::Error: 'static,
-    RB: Default,
+    S::Error: Send + 'static,
+    RB: Default + Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -100,31 +123,95 @@ where
         let trace_id = RequestId::generate();
         req.extensions_mut().insert(request_id.clone());
         req.extensions_mut().insert(TraceId(trace_id.0.clone()));
-        let span =
-            tracing::info_span!("request", request_id = %request_id, path = %req.uri().path());
+        let rpc = req.uri().path().to_owned();
+        let audit = self.audit.records(is_data_plane(&rpc)).then(|| {
+            let note = AuditNote::recording();
+            req.extensions_mut().insert(note.clone());
+            PendingRecord(Some(RecordParts {
+                trail: self.audit.clone(),
+                note,
+                rpc: rpc.clone(),
+                request_id: request_id.0.clone(),
+                client_addr: client_addr(&req),
+            }))
+        });
+        let span = tracing::info_span!("request", request_id = %request_id, path = %rpc);
         let fut = self.inner.call(req);
-        Box::pin(async move {
-            use futures_util::FutureExt as _;
-            use tracing::Instrument as _;
-            // A panic in a handler fails that one call with INTERNAL; the server goes on.
-            let outcome = std::panic::AssertUnwindSafe(fut.instrument(span))
-                .catch_unwind()
-                .await;
-            let mut resp = match outcome {
-                Ok(result) => result?,
-                Err(_) => {
-                    tracing::error!(request_id = %request_id, "a handler panicked; answering INTERNAL");
-                    internal_error_response()
+        Box::pin(
+            async move {
+                use futures_util::FutureExt as _;
+                // A panic in a handler fails that one call with INTERNAL; the server goes on.
+                let mut result = match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::error!(request_id = %request_id, "a handler panicked; answering INTERNAL");
+                        Ok(internal_error_response())
+                    }
+                };
+                let outcome = result.as_ref().map_or("UNKNOWN", outcome_of);
+                if let Some((trail, event)) = audit.and_then(|p| p.finish(outcome))
+                    && let Err(e) = trail.append(event).await
+                {
+                    // Fail closed: the handler's answer is withheld.
+                    let status = crate::error::to_status(&e.into(), &request_id);
+                    result = Ok(status.into_http());
                 }
-            };
-            if let Ok(v) = http::HeaderValue::from_str(request_id.as_str()) {
-                resp.headers_mut().insert("x-request-id", v);
+                let mut resp = result?;
+                if let Ok(v) = http::HeaderValue::from_str(request_id.as_str()) {
+                    resp.headers_mut().insert("x-request-id", v);
+                }
+                if let Ok(v) = http::HeaderValue::from_str(&trace_id.0) {
+                    resp.headers_mut().insert("x-server-trace-id", v);
+                }
+                Ok(resp)
             }
-            if let Ok(v) = http::HeaderValue::from_str(&trace_id.0) {
-                resp.headers_mut().insert("x-server-trace-id", v);
+            .instrument(span),
+        )
+    }
+}
+
+/// A call's audit record until the call is done. If the call's future is dropped first (the
+/// client went away, and the server stopped working on the call), the record is still queued, as
+/// CANCELLED, without waiting: the call may have had effects, and no one is left to answer.
+struct PendingRecord(Option<RecordParts>);
+
+struct RecordParts {
+    trail: AuditTrail,
+    note: AuditNote,
+    rpc: String,
+    request_id: String,
+    client_addr: String,
+}
+
+impl RecordParts {
+    fn into_event(self, outcome: &str) -> (AuditTrail, signet_core::audit::AuditEvent) {
+        let event = self.note.into_event(
+            self.trail.now(),
+            self.request_id,
+            &self.rpc,
+            outcome,
+            self.client_addr,
+        );
+        (self.trail, event)
+    }
+}
+
+impl PendingRecord {
+    /// The record of the finished call, and the trail to write it to.
+    fn finish(mut self, outcome: &str) -> Option<(AuditTrail, signet_core::audit::AuditEvent)> {
+        self.0.take().map(|parts| parts.into_event(outcome))
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        if let Some(parts) = self.0.take() {
+            let rpc = parts.rpc.clone();
+            let (trail, event) = parts.into_event("CANCELLED");
+            if !trail.append_detached(event) {
+                tracing::error!(%rpc, "a cancelled call could not be queued for the audit trail");
             }
-            Ok(resp)
-        })
+        }
     }
 }
 
@@ -149,30 +236,44 @@ fn internal_error_response<RB: Default>() -> http::Response<RB> {
 pub struct CallContext {
     pub request_id: RequestId,
     pub principal: Principal,
+    audit: AuditNote,
 }
 
 impl CallContext {
-    /// Authenticates a gRPC call.
-    pub async fn authenticate<T>(
+    /// Authenticates a gRPC call, and notes in its audit record what the request names and, on
+    /// success, who the caller is.
+    pub async fn authenticate<T: Audited>(
         kms: &Kms,
         request: &tonic::Request<T>,
     ) -> Result<CallContext, tonic::Status> {
         let request_id = request_id_of(request);
+        let audit = AuditNote::of(request);
+        request.get_ref().note(&audit);
         let header = request
             .metadata()
             .get("authorization")
             .map(|v| v.to_str().unwrap_or("<invalid>"));
         match kms.authenticate(header).await {
-            Ok(principal) => Ok(CallContext {
-                request_id,
-                principal,
-            }),
+            Ok(principal) => {
+                audit.subject(principal.subject_id());
+                Ok(CallContext {
+                    request_id,
+                    principal,
+                    audit,
+                })
+            }
             Err(e) => Err(crate::error::to_status(&e, &request_id)),
         }
     }
 
     pub fn fail(&self, error: impl Into<signet_core::CoreError>) -> tonic::Status {
         crate::error::to_status(&error.into(), &self.request_id)
+    }
+
+    /// The call's audit note, for what the handler learns while handling it (the key a Create
+    /// made, the algorithm a Sign used).
+    pub fn audit(&self) -> &AuditNote {
+        &self.audit
     }
 }
 
@@ -189,13 +290,17 @@ mod tests {
     use super::*;
     use tower::{Layer, Service, ServiceExt};
 
+    fn off() -> AuditTrail {
+        AuditTrail::off(std::sync::Arc::new(signet_core::domain::SystemClock))
+    }
+
     #[tokio::test]
     async fn ids_are_echoed_or_generated_and_panics_become_internal() {
         let ok = tower::service_fn(|req: http::Request<()>| async move {
             assert!(req.extensions().get::<RequestId>().is_some());
             Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
         });
-        let mut svc = RequestIdLayer.layer(ok);
+        let mut svc = CallLayer::new(off()).layer(ok);
         let req = http::Request::builder()
             .header("x-request-id", "abc-1")
             .body(())
@@ -218,7 +323,7 @@ mod tests {
             }
             Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
         });
-        let mut svc = RequestIdLayer.layer(panicking);
+        let mut svc = CallLayer::new(off()).layer(panicking);
         let resp = svc
             .ready()
             .await
@@ -228,5 +333,81 @@ mod tests {
             .unwrap();
         assert_eq!(resp.headers()["grpc-status"], "13");
         assert!(resp.headers().contains_key("x-request-id"));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_call_is_recorded_as_internal_before_it_is_answered() {
+        use signet_core::audit::{AuditSettings, CheckpointKey};
+        use signet_core::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(
+            signet_store::SqliteStore::open(&dir.path().join("a.db"))
+                .await
+                .unwrap(),
+        );
+        let root = signet_crypto::RootKey::generate().unwrap();
+        let key = CheckpointKey::load_or_create(store.as_ref(), &root)
+            .await
+            .unwrap();
+        let (trail, writer) = AuditTrail::start(
+            std::sync::Arc::clone(&store),
+            std::sync::Arc::new(signet_core::domain::SystemClock),
+            key,
+            AuditSettings::default(),
+        );
+        let panicking = tower::service_fn(|_req: http::Request<()>| async move {
+            if true {
+                panic!("handler bug");
+            }
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        });
+        let trail_clone = trail.clone();
+        let mut svc = CallLayer::new(trail).layer(panicking);
+        let req = http::Request::builder()
+            .uri("/p.Service/Method")
+            .header("x-request-id", "panic-1")
+            .body(())
+            .unwrap();
+        let resp = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(resp.headers()["grpc-status"], "13");
+        // Committed before the response was returned.
+        let records = store.audit_records(1, 10).await.unwrap();
+        assert_eq!(records.len(), 1);
+        let e = &records[0].event;
+        assert_eq!(
+            (e.rpc.as_str(), e.outcome.as_str(), e.request_id.as_str()),
+            ("/p.Service/Method", "INTERNAL", "panic-1")
+        );
+        assert_eq!(e.subject, "");
+        drop(svc);
+
+        // A call dropped mid-flight (the client went away) is still recorded, as CANCELLED.
+        let hanging = tower::service_fn(|_req: http::Request<()>| {
+            futures_util::future::pending::<Result<http::Response<String>, std::convert::Infallible>>(
+            )
+        });
+        let mut svc = CallLayer::new(trail_clone).layer(hanging);
+        let req = http::Request::builder()
+            .uri("/p.Service/Slow")
+            .body(())
+            .unwrap();
+        let call = svc.ready().await.unwrap().call(req);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), call)
+                .await
+                .is_err()
+        );
+        drop(svc);
+        writer.finish(std::time::Duration::from_secs(5)).await;
+        let records = store.audit_records(1, 10).await.unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            (
+                records[1].event.rpc.as_str(),
+                records[1].event.outcome.as_str()
+            ),
+            ("/p.Service/Slow", "CANCELLED")
+        );
+        assert_eq!(store.audit_checkpoints(0, 10).await.unwrap().len(), 1);
     }
 }

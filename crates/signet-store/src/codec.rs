@@ -10,6 +10,7 @@
 //! logs.
 
 use crate::error::{Classify, map_sqlx};
+use signet_core::audit::{AuditCheckpoint, AuditEvent, AuditHead, AuditRecord};
 use signet_core::domain::{
     AccessBinding, AuthorizedKey, AuthorizedKeyAlgorithm, AuthorizedKeyId, FolderId, KeyId,
     KeyRecord, KeyStatus, Labels, OperationId, OperationKind, OperationRecord, OperationResult,
@@ -177,6 +178,71 @@ where
             target: c.id,
         }
         .decode()
+    }
+
+    /// Decodes an `audit_records` row. Errors name the row by its `seq`.
+    pub(crate) fn audit_record(row: &'r R, classify: Classify) -> Result<AuditRecord, StoreError> {
+        let seq: i64 = Columns::new(row, "audit_records", String::new(), classify).get("seq")?;
+        let c = Columns::new(row, "audit_records", seq.to_string(), classify);
+        let version = u8::try_from(c.get::<i64>("version")?)
+            .map_err(|_| corrupt("audit_records", &c.id, "version"))?;
+        let message_sha256 = c
+            .get::<Option<Vec<u8>>>("message_sha256")?
+            .map(|v| hash32("audit_records", &c.id, "message_sha256", &v))
+            .transpose()?;
+        Ok(AuditRecord {
+            seq,
+            version,
+            event: AuditEvent {
+                time: Timestamp::from_micros(c.get("time")?),
+                request_id: c.get("request_id")?,
+                subject: c.get("subject")?,
+                rpc: c.get("rpc")?,
+                resource_id: c.get("resource_id")?,
+                algorithm: c.get("algorithm")?,
+                outcome: c.get("outcome")?,
+                client_addr: c.get("client_addr")?,
+                message_sha256,
+            },
+            prev_hash: hash32(
+                "audit_records",
+                &c.id,
+                "prev_hash",
+                &c.get::<Vec<u8>>("prev_hash")?,
+            )?,
+            hash: hash32("audit_records", &c.id, "hash", &c.get::<Vec<u8>>("hash")?)?,
+        })
+    }
+
+    /// Decodes an `audit_checkpoints` row.
+    pub(crate) fn audit_checkpoint(
+        row: &'r R,
+        classify: Classify,
+    ) -> Result<AuditCheckpoint, StoreError> {
+        let seq: i64 =
+            Columns::new(row, "audit_checkpoints", String::new(), classify).get("seq")?;
+        let c = Columns::new(row, "audit_checkpoints", seq.to_string(), classify);
+        Ok(AuditCheckpoint {
+            seq,
+            hash: hash32(
+                "audit_checkpoints",
+                &c.id,
+                "hash",
+                &c.get::<Vec<u8>>("hash")?,
+            )?,
+            time: Timestamp::from_micros(c.get("time")?),
+            signature: c.get("signature")?,
+        })
+    }
+
+    /// Decodes a chain head (`seq`, `hash`): PostgreSQL's `audit_head` row, or SQLite's last
+    /// `audit_records` row.
+    pub(crate) fn audit_head(row: &'r R, classify: Classify) -> Result<AuditHead, StoreError> {
+        let c = Columns::new(row, "audit head", "head".to_owned(), classify);
+        Ok(AuditHead {
+            seq: c.get("seq")?,
+            hash: hash32("audit_head", &c.id, "hash", &c.get::<Vec<u8>>("hash")?)?,
+        })
     }
 
     /// Decodes the `access_bindings` rows of one target into the order every adapter returns:
@@ -376,6 +442,11 @@ pub(crate) fn corrupt(table: &str, id: &str, column: &str) -> StoreError {
     StoreError::Corrupt(format!(
         "{table} row {id:?}: column {column} does not decode"
     ))
+}
+
+/// A 32-byte hash column.
+fn hash32(table: &str, id: &str, column: &str, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| corrupt(table, id, column))
 }
 
 pub(crate) fn encode_labels(labels: &Labels) -> Result<String, StoreError> {

@@ -8,11 +8,12 @@
 //! (`migrations/<database>/NNNN_description.sql`, embedded at compile time), the mapping of rows
 //! to domain records that both share (`codec`), and the conformance suites that every adapter
 //! must pass ([`conformance`] for keys and operations, [`conformance_identity`] for access
-//! bindings and identities). It must not know about tonic or HTTP, nor about the crypto
+//! bindings and identities, [`conformance_audit`] for the audit trail). It must not know about tonic or HTTP, nor about the crypto
 //! backend: sealed keys are opaque bytes here, and only `signet-crypto` opens them.
 
 mod codec;
 pub mod conformance;
+pub mod conformance_audit;
 pub mod conformance_identity;
 mod error;
 mod migrations;

@@ -33,12 +33,14 @@ macro_rules! embed {
 pub(crate) const SQLITE: &[Embedded] = &[
     embed!("sqlite", "0001_init"),
     embed!("sqlite", "0002_identities"),
+    embed!("sqlite", "0003_audit"),
 ];
 
 /// The PostgreSQL migrations, in order. A unit test checks this list against the directory.
 pub(crate) const POSTGRES: &[Embedded] = &[
     embed!("postgres", "0001_init"),
     embed!("postgres", "0002_identities"),
+    embed!("postgres", "0003_audit"),
 ];
 
 impl Embedded {

@@ -12,7 +12,9 @@
 //! nothing here, since a write touches one key row by primary key and one operation row, and it
 //! would add retries and serialization failures to classify. Transactions take their locks in
 //! one order (a key row, then a bindings target, then an operation row; a service account before
-//! its keys and tokens), so they cannot deadlock one another.
+//! its keys and tokens), so they cannot deadlock one another. An audit append locks only the
+//! audit chain's head row (`SELECT … FOR UPDATE`, held to commit), which numbers and links the
+//! records of every server sharing the database into one chain (docs/adr/0006-audit-chain.md).
 //!
 //! Session settings ([`PostgresOptions`]) are applied to every pooled connection when it is
 //! opened: the `search_path` (the store's schema), a `lock_timeout` (so that a row lock held
@@ -24,6 +26,7 @@ use crate::codec::{Columns, encode_labels, encode_result, sql_limit};
 use crate::error::{DbClass, map_migrate, map_sqlx};
 use crate::migrations;
 use async_trait::async_trait;
+use signet_core::audit::{AuditCheckpoint, AuditEvent, AuditHead, AuditRecord, RECORD_VERSION};
 use signet_core::domain::{
     AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
@@ -58,6 +61,13 @@ macro_rules! operation_columns {
 macro_rules! select_service_account_columns {
     () => {
         "id, folder_id, created_at, name, description, labels::text AS labels"
+    };
+}
+
+macro_rules! audit_record_columns {
+    () => {
+        "seq, version, time, request_id, subject, rpc, resource_id, algorithm, outcome, \
+         client_addr, message_sha256, prev_hash, hash"
     };
 }
 
@@ -772,6 +782,189 @@ impl Store for PostgresStore {
         .await
         .map_err(map_error)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<AuditHead, StoreError> {
+        let mut tx = self.begin().await?;
+        // The head row's lock, held to commit, orders the appends of every server sharing this
+        // database into one chain: a concurrent append waits here and then reads the head this
+        // one leaves (READ COMMITTED re-reads a locked row once its locker commits).
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        let start = Columns::audit_head(&row, classify)?;
+        if events.is_empty() {
+            return Ok(start);
+        }
+        let n = events.len();
+        let mut seqs = Vec::with_capacity(n);
+        let mut prev_hashes = Vec::with_capacity(n);
+        let mut hashes = Vec::with_capacity(n);
+        let mut head = start;
+        for event in events {
+            let next = head.link(event);
+            seqs.push(next.seq);
+            prev_hashes.push(head.hash);
+            hashes.push(next.hash);
+            head = next;
+        }
+        // One statement for the whole batch: each column is bound as an array and UNNEST
+        // zips them back into rows.
+        sqlx::query(concat!(
+            "INSERT INTO audit_records (",
+            audit_record_columns!(),
+            ") SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
+             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+             $11::bytea[], $12::bytea[], $13::bytea[])"
+        ))
+        .bind(&seqs)
+        .bind(vec![i64::from(RECORD_VERSION); n])
+        .bind(
+            events
+                .iter()
+                .map(|e| e.time.as_micros())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.request_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.subject.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.rpc.as_str()).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.resource_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.algorithm.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.outcome.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.client_addr.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.message_sha256.as_ref().map(|h| h.as_slice()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(prev_hashes.iter().map(|h| h.as_slice()).collect::<Vec<_>>())
+        .bind(hashes.iter().map(|h| h.as_slice()).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_sqlx(e, classify, || "an audit record number is taken".into()))?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(head.seq)
+            .bind(head.hash.as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        tx.commit().await.map_err(map_error)?;
+        Ok(head)
+    }
+
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_error)?;
+        match row {
+            Some(row) => Columns::audit_head(&row, classify),
+            None => Err(StoreError::Corrupt("the audit_head row is missing".into())),
+        }
+    }
+
+    async fn audit_records(&self, from: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            audit_record_columns!(),
+            " FROM audit_records WHERE seq >= $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(from)
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_error)?;
+        rows.iter()
+            .map(|row| Columns::audit_record(row, classify))
+            .collect()
+    }
+
+    async fn audit_records_since(
+        &self,
+        since: Timestamp,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            audit_record_columns!(),
+            " FROM audit_records WHERE time >= $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(since.as_micros())
+        .bind(after)
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_error)?;
+        rows.iter()
+            .map(|row| Columns::audit_record(row, classify))
+            .collect()
+    }
+
+    async fn put_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, time, signature) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(checkpoint.seq)
+        .bind(checkpoint.hash.as_slice())
+        .bind(checkpoint.time.as_micros())
+        .bind(checkpoint.signature.as_slice())
+        .execute(&self.pool)
+        .await
+        .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn audit_checkpoints(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditCheckpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, time, signature FROM audit_checkpoints WHERE seq > $1 \
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_error)?;
+        rows.iter()
+            .map(|row| Columns::audit_checkpoint(row, classify))
+            .collect()
     }
 }
 

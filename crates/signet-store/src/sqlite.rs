@@ -7,11 +7,18 @@
 //! write lock up front and waits the busy timeout for another process's writer. Reads go
 //! through a separate pool of query-only connections; in WAL mode they never block the writer
 //! nor wait for it, and each read sees the last committed state.
+//!
+//! The audit chain (ADR 0006) is appended in one `INSERT` of the whole batch, numbered and linked
+//! after the head (the last record) this store last wrote. If another process appended
+//! meanwhile, the first number is taken and the statement fails whole; the append is then redone
+//! in a `BEGIN IMMEDIATE` transaction that reads the head under the write lock, which is the
+//! chain's lock across processes sharing the file.
 
 use crate::codec::{Columns, encode_labels, encode_result, sql_limit};
 use crate::error::{DbClass, map_migrate, map_sqlx};
 use crate::migrations;
 use async_trait::async_trait;
+use signet_core::audit::{AuditCheckpoint, AuditEvent, AuditHead, AuditRecord, RECORD_VERSION};
 use signet_core::domain::{
     AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
@@ -38,6 +45,13 @@ macro_rules! key_columns {
 macro_rules! operation_columns {
     () => {
         "id, kind, resource_id, description, created_at, created_by, modified_at, done, result"
+    };
+}
+
+macro_rules! audit_record_columns {
+    () => {
+        "seq, version, time, request_id, subject, rpc, resource_id, algorithm, outcome, \
+         client_addr, message_sha256, prev_hash, hash"
     };
 }
 
@@ -89,6 +103,10 @@ pub struct SqliteStore {
     /// Exactly one connection: see the module docs.
     writer: SqlitePool,
     readers: SqlitePool,
+    /// The audit chain's head as this store last appended or read it (see `append_audit`).
+    audit_head: std::sync::Mutex<Option<AuditHead>>,
+    /// Serializes this store's own audit appends, so that only another process can race one.
+    audit_lock: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -141,6 +159,10 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
+            // A local file's connection does not go stale; the pool's ping before every use
+            // would cost every write (every audit batch) a round trip to the connection's
+            // thread.
+            .test_before_acquire(false)
             .connect_with(common.clone())
             .await
             .map_err(map_error)?;
@@ -156,6 +178,8 @@ impl SqliteStore {
             path: path.to_owned(),
             writer,
             readers,
+            audit_head: std::sync::Mutex::new(None),
+            audit_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -666,6 +690,277 @@ impl Store for SqliteStore {
         .map_err(map_error)?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<AuditHead, StoreError> {
+        let _appending = self.audit_lock.lock().await;
+        // Fast path: one statement, one implicit transaction, one round trip to the database,
+        // after the head this store left. If another process appended since, the first record
+        // number is taken: the statement fails as a whole and the slow path below, which locks
+        // before it reads, takes over.
+        let cached = *self
+            .audit_head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(start) = cached
+            && !events.is_empty()
+            && events.len() <= AUDIT_ROWS_PER_INSERT
+        {
+            let links = link_all(start, events);
+            match bind_audit_rows(sqlx::query(audit_insert_sql(events.len())), events, &links)
+                .execute(&self.writer)
+                .await
+                .map_err(|e| map_sqlx(e, classify, || "an audit record number is taken".into()))
+            {
+                Ok(_) => return Ok(self.remember_audit_head(end_of(start, &links))),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => {
+                    self.forget_audit_head();
+                    return Err(e);
+                }
+            }
+        }
+        // Slow path: BEGIN IMMEDIATE takes the database's write lock before the head is read:
+        // it is the chain head's lock, across processes.
+        let appended = async {
+            let mut tx = self
+                .writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(map_error)?;
+            let start = last_audit_record(&mut tx).await?;
+            let links = link_all(start, events);
+            for (chunk_events, chunk_links) in events
+                .chunks(AUDIT_ROWS_PER_INSERT)
+                .zip(links.chunks(AUDIT_ROWS_PER_INSERT))
+            {
+                bind_audit_rows(
+                    sqlx::query(audit_insert_sql(chunk_events.len())),
+                    chunk_events,
+                    chunk_links,
+                )
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_sqlx(e, classify, || "an audit record number is taken".into()))?;
+            }
+            tx.commit().await.map_err(map_error)?;
+            Ok(end_of(start, &links))
+        }
+        .await;
+        match appended {
+            Ok(head) => Ok(self.remember_audit_head(head)),
+            Err(e) => {
+                self.forget_audit_head();
+                Err(e)
+            }
+        }
+    }
+
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        let mut conn = self.readers.acquire().await.map_err(map_error)?;
+        last_audit_record(&mut conn).await
+    }
+
+    async fn audit_records(&self, from: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            audit_record_columns!(),
+            " FROM audit_records WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+        ))
+        .bind(from)
+        .bind(sql_limit(limit))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(map_error)?;
+        rows.iter()
+            .map(|row| Columns::audit_record(row, classify))
+            .collect()
+    }
+
+    async fn audit_records_since(
+        &self,
+        since: Timestamp,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            audit_record_columns!(),
+            " FROM audit_records WHERE time >= ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        ))
+        .bind(since.as_micros())
+        .bind(after)
+        .bind(sql_limit(limit))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(map_error)?;
+        rows.iter()
+            .map(|row| Columns::audit_record(row, classify))
+            .collect()
+    }
+
+    async fn put_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, time, signature) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(checkpoint.seq)
+        .bind(checkpoint.hash.as_slice())
+        .bind(checkpoint.time.as_micros())
+        .bind(checkpoint.signature.as_slice())
+        .execute(&self.writer)
+        .await
+        .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn audit_checkpoints(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditCheckpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, time, signature FROM audit_checkpoints WHERE seq > ?1 \
+             ORDER BY seq LIMIT ?2",
+        )
+        .bind(after)
+        .bind(sql_limit(limit))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(map_error)?;
+        rows.iter()
+            .map(|row| Columns::audit_checkpoint(row, classify))
+            .collect()
+    }
+}
+
+/// The row slots of the audit `INSERT` statements: a batch of `n` records uses the smallest
+/// that holds it, its unused slots bound to NULL and filtered out. A few fixed statements stay
+/// prepared in the connection's cache, where one statement per batch size would be parsed and
+/// planned again and again. The largest holds a whole batch of the trail's writer (1024 rows of
+/// 13 parameters: 13312, below SQLite's limit of 32766).
+const AUDIT_INSERT_SLOTS: [usize; 6] = [1, 4, 16, 64, 256, 1024];
+
+/// The most rows one audit `INSERT` takes.
+const AUDIT_ROWS_PER_INSERT: usize = AUDIT_INSERT_SLOTS[AUDIT_INSERT_SLOTS.len() - 1];
+
+/// Parameters per audit row, in [`audit_record_columns!`] order.
+const AUDIT_COLUMNS: usize = 13;
+
+/// The chain head: the last record's number and hash (SQLite keeps no separate head row: every
+/// append would have to move it, row by row, and the head is the last record anyway).
+async fn last_audit_record(conn: &mut SqliteConnection) -> Result<AuditHead, StoreError> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(conn)
+        .await
+        .map_err(map_error)?;
+    match row {
+        Some(row) => Columns::audit_head(&row, classify),
+        None => Ok(AuditHead::GENESIS),
+    }
+}
+
+impl SqliteStore {
+    fn remember_audit_head(&self, head: AuditHead) -> AuditHead {
+        *self
+            .audit_head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(head);
+        head
+    }
+
+    fn forget_audit_head(&self) {
+        *self
+            .audit_head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+}
+
+/// Each event's `(prev_hash, link)` after `start`, in order.
+fn link_all(start: AuditHead, events: &[AuditEvent]) -> Vec<([u8; 32], AuditHead)> {
+    let mut head = start;
+    events
+        .iter()
+        .map(|event| {
+            let next = head.link(event);
+            let prev = std::mem::replace(&mut head, next);
+            (prev.hash, next)
+        })
+        .collect()
+}
+
+/// The head after `links` (`start` if there are none).
+fn end_of(start: AuditHead, links: &[([u8; 32], AuditHead)]) -> AuditHead {
+    links.last().map_or(start, |(_, head)| *head)
+}
+
+/// Binds the rows of [`audit_insert_sql`] for `events` and their links.
+fn bind_audit_rows<'q>(
+    mut query: Query<'q>,
+    events: &'q [AuditEvent],
+    links: &'q [([u8; 32], AuditHead)],
+) -> Query<'q> {
+    for (event, (prev_hash, link)) in events.iter().zip(links) {
+        query = query
+            .bind(link.seq)
+            .bind(i64::from(RECORD_VERSION))
+            .bind(event.time.as_micros())
+            .bind(event.request_id.as_str())
+            .bind(event.subject.as_str())
+            .bind(event.rpc.as_str())
+            .bind(event.resource_id.as_deref())
+            .bind(event.algorithm.as_deref())
+            .bind(event.outcome.as_str())
+            .bind(event.client_addr.as_str())
+            .bind(event.message_sha256.as_ref().map(|h| h.as_slice()))
+            .bind(prev_hash.as_slice())
+            .bind(link.hash.as_slice());
+    }
+    for _ in 0..(audit_slots(events.len()) - events.len()) * AUDIT_COLUMNS {
+        query = query.bind(None::<i64>);
+    }
+    query
+}
+
+/// The slots of the statement for `rows` rows (at most [`AUDIT_ROWS_PER_INSERT`]).
+fn audit_slots(rows: usize) -> usize {
+    AUDIT_INSERT_SLOTS
+        .into_iter()
+        .find(|&slots| slots >= rows)
+        .unwrap_or(AUDIT_ROWS_PER_INSERT)
+}
+
+/// The `INSERT` for `rows` rows (at most [`AUDIT_ROWS_PER_INSERT`]): `INSERT INTO audit_records
+/// (…) SELECT * FROM (VALUES (?, …), …) WHERE column1 IS NOT NULL`, with [`audit_slots`] rows
+/// of parameters.
+fn audit_insert_sql(rows: usize) -> &'static str {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        AUDIT_INSERT_SLOTS
+            .iter()
+            .map(|&slots| {
+                let mut sql = String::from(concat!(
+                    "INSERT INTO audit_records (",
+                    audit_record_columns!(),
+                    ") SELECT * FROM (VALUES "
+                ));
+                for i in 0..slots {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                }
+                sql.push_str(") WHERE column1 IS NOT NULL");
+                sql
+            })
+            .collect()
+    });
+    let slots = audit_slots(rows);
+    let index = AUDIT_INSERT_SLOTS
+        .iter()
+        .position(|&s| s == slots)
+        .unwrap_or(AUDIT_INSERT_SLOTS.len() - 1);
+    statements.get(index).map_or("", String::as_str)
 }
 
 /// Replaces every binding of `target` with `bindings` (duplicates collapse: a target's bindings

@@ -177,6 +177,7 @@ impl Drop for PgFactory {
 
 signet_store::conformance_tests!(PgFactory::new());
 signet_store::identity_conformance_tests!(PgFactory::new());
+signet_store::audit_conformance_tests!(PgFactory::new());
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL specifics.
@@ -221,7 +222,7 @@ async fn connect_creates_the_schema_and_reconnecting_does_not_migrate_again() {
     let applied = applied_migrations(&mut raw).await;
     assert_eq!(
         applied.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
-        [1, 2],
+        [1, 2, 3],
         "{applied:?}"
     );
     // Everything was created in the schema.
@@ -238,6 +239,9 @@ async fn connect_creates_the_schema_and_reconnecting_does_not_migrate_again() {
         [
             "_sqlx_migrations",
             "access_bindings",
+            "audit_checkpoints",
+            "audit_head",
+            "audit_records",
             "authorized_keys",
             "iam_tokens",
             "keys",
@@ -844,6 +848,14 @@ async fn queries_use_their_indexes() {
              ORDER BY id LIMIT 5",
             "authorized_keys_by_account",
         ),
+        (
+            "SELECT seq FROM audit_records WHERE seq >= 5 ORDER BY seq LIMIT 5",
+            "audit_records_pkey",
+        ),
+        (
+            "SELECT seq FROM audit_checkpoints WHERE seq > 5 ORDER BY seq LIMIT 5",
+            "audit_checkpoints_pkey",
+        ),
     ] {
         let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}"))
             .fetch_all(&mut raw)
@@ -875,4 +887,66 @@ async fn a_database_from_a_newer_version_is_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+}
+
+/// Several servers (stores) sharing one database append to one chain: the head row's lock
+/// orders their transactions, so numbering has no gap or duplicate and every link holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stores_sharing_a_schema_append_to_one_audit_chain() {
+    use signet_store::conformance_audit::sample_event;
+    let factory = PgFactory::new();
+    let schema = factory.new_schema();
+    let stores: Vec<Arc<PostgresStore>> = vec![
+        Arc::new(factory.open(&schema).await),
+        Arc::new(factory.open(&schema).await),
+        Arc::new(factory.open(&schema).await),
+    ];
+    let mut tasks = Vec::new();
+    for (n, store) in stores.iter().enumerate() {
+        for t in 0..4i64 {
+            let store = Arc::clone(store);
+            let base = (n as i64) * 10_000 + t * 1000;
+            tasks.push(tokio::spawn(async move {
+                for b in 0..10 {
+                    let events: Vec<_> = (0..3).map(|i| sample_event(base + b * 10 + i)).collect();
+                    store.append_audit(&events).await.unwrap();
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let report = signet_core::audit::verify(stores[1].as_ref(), None)
+        .await
+        .unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.records, 3 * 4 * 10 * 3);
+    assert_eq!(report.head.seq, report.records);
+}
+
+/// Editing a stored record behind the store's back is found at that record.
+#[tokio::test]
+async fn an_edited_audit_record_is_found_by_verify() {
+    use signet_store::conformance_audit::sample_event;
+    let factory = PgFactory::new();
+    let schema = factory.new_schema();
+    let store = factory.open(&schema).await;
+    let events: Vec<_> = (0..10).map(sample_event).collect();
+    store.append_audit(&events).await.unwrap();
+    assert!(
+        signet_core::audit::verify(&store, None)
+            .await
+            .unwrap()
+            .is_intact()
+    );
+    let mut raw = factory.raw(&schema).await;
+    sqlx::query("UPDATE audit_records SET outcome = 'PERMISSION_DENIED' WHERE seq = 7")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    raw.close().await.unwrap();
+    let report = signet_core::audit::verify(&store, None).await.unwrap();
+    assert_eq!(report.broken.map(|b| b.seq), Some(7));
+    store.close().await;
 }

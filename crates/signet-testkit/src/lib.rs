@@ -50,9 +50,23 @@ pub struct TestServerBuilder {
     advertise: Option<String>,
     store: Option<String>,
     admin_token: Option<String>,
+    audit: Option<String>,
+    audit_checkpoint_records: Option<u64>,
 }
 
 impl TestServerBuilder {
+    /// The audit trail mode: `all` (the default), `control-plane` or `off`.
+    pub fn audit(mut self, mode: &str) -> Self {
+        self.audit = Some(mode.to_owned());
+        self
+    }
+
+    /// Sign an audit checkpoint every `n` records (default 1000).
+    pub fn audit_checkpoint_records(mut self, n: u64) -> Self {
+        self.audit_checkpoint_records = Some(n);
+        self
+    }
+
     /// Reuse a data directory (for restart tests).
     pub fn data_dir(mut self, dir: &Path) -> Self {
         self.data_dir = Some(dir.to_owned());
@@ -114,6 +128,8 @@ impl TestServerBuilder {
                 tls_key: self.tls.as_ref().map(|t| t.1.clone()),
                 advertise: self.advertise.clone(),
                 store: self.store.clone(),
+                audit: self.audit.clone(),
+                audit_checkpoint_records: self.audit_checkpoint_records,
                 ..Overrides::default()
             },
         )
@@ -205,6 +221,8 @@ impl TestServer {
             advertise: None,
             store: None,
             admin_token: None,
+            audit: None,
+            audit_checkpoint_records: None,
         }
     }
 

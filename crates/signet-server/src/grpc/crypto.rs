@@ -30,6 +30,7 @@ impl AsymmetricSignatureCryptoService for CryptoService {
             .sign(&ctx.principal, &id, &request.get_ref().message)
             .await
             .map_err(|e| ctx.fail(e))?;
+        ctx.audit().algorithm(sig.algorithm);
         Ok(Response::new(AsymmetricSignResponse {
             key_id: sig.key_id.to_string(),
             signature: sig.signature,
@@ -47,6 +48,7 @@ impl AsymmetricSignatureCryptoService for CryptoService {
             .sign_hash(&ctx.principal, &id, &request.get_ref().hash)
             .await
             .map_err(|e| ctx.fail(e))?;
+        ctx.audit().algorithm(sig.algorithm);
         Ok(Response::new(AsymmetricSignHashResponse {
             key_id: sig.key_id.to_string(),
             signature: sig.signature,

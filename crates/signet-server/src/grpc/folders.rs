@@ -20,7 +20,7 @@ impl FolderService {
         FolderService { kms }
     }
 
-    async fn unimplemented<T, R>(
+    async fn unimplemented<T, R: crate::audit::Audited>(
         &self,
         request: &Request<R>,
         what: &'static str,

@@ -2,6 +2,7 @@
 //! accounts and their authorized keys. The two last are administration (admin only).
 
 use super::wire_operation;
+use crate::audit::AuditNote;
 use crate::context::{CallContext, request_id_of};
 use signet_core::domain::{
     AuthorizedKeyAlgorithm, AuthorizedKeyId, FolderId, Invalid, Labels, ServiceAccountId,
@@ -46,6 +47,7 @@ impl iam::iam_token_service_server::IamTokenService for IamTokenService {
     ) -> Result<Response<iam::CreateIamTokenResponse>, Status> {
         let rid = request_id_of(&request);
         let fail = |e: CoreError| crate::error::to_status(&e, &rid);
+        let audit = AuditNote::of(&request);
         let token = match &request.get_ref().identity {
             Some(Identity::Jwt(jwt)) if jwt.chars().count() > MAX_JWT => {
                 return Err(fail(
@@ -78,6 +80,9 @@ impl iam::iam_token_service_server::IamTokenService for IamTokenService {
                 ));
             }
         };
+        // The JWT authenticated the service account: it is the subject.
+        audit.subject(token.service_account_id.as_str());
+        audit.resource(&token.service_account_id);
         Ok(Response::new(issued(token)))
     }
 
@@ -114,6 +119,7 @@ impl iam::iam_token_service_server::IamTokenService for IamTokenService {
             ));
         }
         let subject = self.kms.revoke_token(token).await.map_err(fail)?;
+        AuditNote::of(&request).resource(&subject);
         Ok(Response::new(iam::RevokeIamTokenResponse {
             subject_id: subject.to_string(),
         }))
@@ -227,6 +233,7 @@ impl iam::service_account_service_server::ServiceAccountService for ServiceAccou
             .create_service_account(&ctx.principal, cmd)
             .await
             .map_err(|e| ctx.fail(e))?;
+        ctx.audit().resource(&op.resource_id);
         Ok(Response::new(wire_operation(&op)))
     }
 
@@ -392,6 +399,7 @@ impl iam::key_service_server::KeyService for KeyService {
             .create_authorized_key(&ctx.principal, &account, description, algorithm)
             .await
             .map_err(|e| ctx.fail(e))?;
+        ctx.audit().resource(&created.key.id);
         let private_key = String::from_utf8(created.private_key_pem.expose().to_vec())
             .map_err(|e| ctx.fail(CoreError::internal_from(e)))?;
         Ok(Response::new(iam::CreateKeyResponse {

@@ -33,6 +33,7 @@ impl AsymmetricSignatureKeyService for KeyService {
             .create_key(&ctx.principal, cmd)
             .await
             .map_err(|e| ctx.fail(e))?;
+        ctx.audit().resource(&op.resource_id);
         Ok(Response::new(wire_operation(&op)))
     }
 

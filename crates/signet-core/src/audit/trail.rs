@@ -1,0 +1,355 @@
+//! The writer calls await: group commit of audit records.
+//!
+//! A call hands its event to [`AuditTrail::append`] and waits. One writer task takes whatever
+//! events are queued (up to [`AuditSettings::max_batch`]), appends them to the store in one
+//! transaction ([`Store::append_audit`], one fsync), then answers every waiting call. While a
+//! batch commits the next one queues, so the batch size follows the load and the commit cost is
+//! shared. A failed append fails every call of its batch: the trail is fail-closed, and an
+//! event is never dropped without its call knowing.
+//!
+//! After a batch, when [`AuditSettings::checkpoint_every`] records or
+//! [`AuditSettings::checkpoint_interval`] have passed since the last checkpoint, the writer signs
+//! one for the batch's last record; and once more when it stops.
+
+use super::{AuditEvent, AuditHead, CheckpointKey};
+use crate::domain::{Clock, Timestamp};
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Which calls are recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuditMode {
+    /// Every call (the default).
+    #[default]
+    All,
+    /// Every call except the data plane (Sign, SignHash, GetPublicKey).
+    ControlPlane,
+    /// None.
+    Off,
+}
+
+impl AuditMode {
+    /// `all`, `control-plane` or `off`.
+    pub fn parse(text: &str) -> Option<AuditMode> {
+        match text {
+            "all" => Some(AuditMode::All),
+            "control-plane" => Some(AuditMode::ControlPlane),
+            "off" => Some(AuditMode::Off),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditMode::All => "all",
+            AuditMode::ControlPlane => "control-plane",
+            AuditMode::Off => "off",
+        }
+    }
+
+    /// Whether a call of this plane is recorded.
+    pub fn records(self, data_plane: bool) -> bool {
+        match self {
+            AuditMode::All => true,
+            AuditMode::ControlPlane => !data_plane,
+            AuditMode::Off => false,
+        }
+    }
+}
+
+/// Tunables of the trail.
+#[derive(Clone, Debug)]
+pub struct AuditSettings {
+    pub mode: AuditMode,
+    /// Sign a checkpoint after this many records…
+    pub checkpoint_every: u64,
+    /// …or when this much time has passed since the last one and there are records since.
+    pub checkpoint_interval: Duration,
+    /// The most records committed in one transaction.
+    pub max_batch: usize,
+    /// How many events may wait for the writer before callers wait to queue.
+    pub queue_capacity: usize,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            mode: AuditMode::All,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+            max_batch: 1024,
+            queue_capacity: 16 * 1024,
+        }
+    }
+}
+
+/// Why an event could not be recorded. Its call must fail (UNAVAILABLE).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit trail cannot be written")]
+    Write(#[source] Arc<StoreError>),
+    #[error("the audit writer has stopped")]
+    Stopped,
+}
+
+impl From<AuditError> for crate::CoreError {
+    fn from(e: AuditError) -> Self {
+        crate::CoreError::Unavailable(StoreError::Unavailable(Box::new(e)))
+    }
+}
+
+struct Pending {
+    event: AuditEvent,
+    done: oneshot::Sender<Result<(), AuditError>>,
+}
+
+/// A handle on the trail; cheap to clone. When the mode is `off`, it records nothing.
+#[derive(Clone)]
+pub struct AuditTrail {
+    mode: AuditMode,
+    clock: Arc<dyn Clock>,
+    tx: Option<mpsc::Sender<Pending>>,
+}
+
+impl std::fmt::Debug for AuditTrail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditTrail")
+            .field("mode", &self.mode)
+            .field("running", &self.tx.is_some())
+            .finish()
+    }
+}
+
+/// The writer task. [`AuditWriter::finish`] waits for it once every [`AuditTrail`] is gone.
+#[derive(Debug)]
+pub struct AuditWriter {
+    task: Option<JoinHandle<()>>,
+}
+
+impl AuditWriter {
+    /// No writer (the trail is off).
+    pub fn none() -> AuditWriter {
+        AuditWriter { task: None }
+    }
+
+    /// Waits (at most `limit`) for the writer to commit what is queued, sign a last checkpoint
+    /// and stop. It stops when the last [`AuditTrail`] clone is dropped.
+    pub async fn finish(self, limit: Duration) {
+        if let Some(task) = self.task {
+            match tokio::time::timeout(limit, task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "the audit writer failed"),
+                Err(_) => tracing::warn!("the audit writer did not stop in time"),
+            }
+        }
+    }
+}
+
+impl AuditTrail {
+    /// A trail that records nothing.
+    pub fn off(clock: Arc<dyn Clock>) -> AuditTrail {
+        AuditTrail {
+            mode: AuditMode::Off,
+            clock,
+            tx: None,
+        }
+    }
+
+    /// Starts the writer (on the current Tokio runtime), unless the mode is `off`.
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        key: CheckpointKey,
+        settings: AuditSettings,
+    ) -> (AuditTrail, AuditWriter) {
+        if settings.mode == AuditMode::Off {
+            return (AuditTrail::off(clock), AuditWriter::none());
+        }
+        let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
+        let writer = Writer {
+            store,
+            clock: Arc::clone(&clock),
+            key,
+            every: settings.checkpoint_every.max(1),
+            interval: settings.checkpoint_interval,
+            max_batch: settings.max_batch.max(1),
+            since_checkpoint: 0,
+            head: None,
+            last_checkpoint: tokio::time::Instant::now(),
+        };
+        let task = tokio::spawn(writer.run(rx));
+        (
+            AuditTrail {
+                mode: settings.mode,
+                clock,
+                tx: Some(tx),
+            },
+            AuditWriter { task: Some(task) },
+        )
+    }
+
+    pub fn mode(&self) -> AuditMode {
+        self.mode
+    }
+
+    /// Whether a call of this plane is to be recorded.
+    pub fn records(&self, data_plane: bool) -> bool {
+        self.tx.is_some() && self.mode.records(data_plane)
+    }
+
+    /// The time to stamp an event with.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Queues `event` without waiting for a place in the queue or for its commit, for a call
+    /// that has no one left to answer. Returns false if it could not be queued (the queue is
+    /// full or the writer stopped); true when the trail is off.
+    pub fn append_detached(&self, event: AuditEvent) -> bool {
+        let Some(tx) = &self.tx else {
+            return true;
+        };
+        let (done, _) = oneshot::channel();
+        tx.try_send(Pending { event, done }).is_ok()
+    }
+
+    /// Records `event`, returning once it is durably stored. Records nothing (and returns at
+    /// once) when the trail is off.
+    pub async fn append(&self, event: AuditEvent) -> Result<(), AuditError> {
+        let Some(tx) = &self.tx else {
+            return Ok(());
+        };
+        let (done, wait) = oneshot::channel();
+        tx.send(Pending { event, done })
+            .await
+            .map_err(|_| AuditError::Stopped)?;
+        wait.await.map_err(|_| AuditError::Stopped)?
+    }
+}
+
+struct Writer {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    key: CheckpointKey,
+    every: u64,
+    interval: Duration,
+    max_batch: usize,
+    /// Records this writer appended since its last checkpoint.
+    since_checkpoint: u64,
+    /// The head after this writer's last append.
+    head: Option<AuditHead>,
+    last_checkpoint: tokio::time::Instant,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Pending>) {
+        let mut batch: Vec<Pending> = Vec::with_capacity(self.max_batch);
+        loop {
+            let received = if self.since_checkpoint > 0 {
+                let deadline = self.last_checkpoint + self.interval;
+                match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, self.max_batch))
+                    .await
+                {
+                    Ok(n) => n,
+                    Err(_) => {
+                        self.checkpoint().await;
+                        continue;
+                    }
+                }
+            } else {
+                rx.recv_many(&mut batch, self.max_batch).await
+            };
+            if received == 0 {
+                break; // every sender is gone and the queue is empty
+            }
+            // Let the calls that are ready to run queue their events too, so that one
+            // transaction carries them all: this costs nothing when idle and makes batches
+            // grow with the load (fewer commits, fewer round trips to the database).
+            if batch.len() < self.max_batch {
+                tokio::task::yield_now().await;
+                while batch.len() < self.max_batch {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+            }
+            let (events, waiters): (Vec<AuditEvent>, Vec<_>) =
+                batch.drain(..).map(|p| (p.event, p.done)).unzip();
+            match self.store.append_audit(&events).await {
+                Ok(head) => {
+                    tracing::trace!(
+                        records = events.len(),
+                        seq = head.seq,
+                        "audit batch committed"
+                    );
+                    for w in waiters {
+                        let _ = w.send(Ok(()));
+                    }
+                    self.head = Some(head);
+                    self.since_checkpoint = self
+                        .since_checkpoint
+                        .saturating_add(u64::try_from(events.len()).unwrap_or(u64::MAX));
+                    if self.since_checkpoint >= self.every
+                        || self.last_checkpoint.elapsed() >= self.interval
+                    {
+                        self.checkpoint().await;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(
+                        error = %error_chain(&e),
+                        records = events.len(),
+                        "the audit trail cannot be written; failing the calls"
+                    );
+                    let e = Arc::new(e);
+                    for w in waiters {
+                        let _ = w.send(Err(AuditError::Write(Arc::clone(&e))));
+                    }
+                }
+            }
+        }
+        if self.since_checkpoint > 0 {
+            self.checkpoint().await;
+        }
+    }
+
+    /// Signs and stores a checkpoint for this writer's last appended record. A failure is
+    /// logged and retried after the next batch (the records themselves are already durable).
+    async fn checkpoint(&mut self) {
+        self.last_checkpoint = tokio::time::Instant::now();
+        let Some(head) = self.head else {
+            return;
+        };
+        let stored = match self.key.sign(head.seq, head.hash, self.clock.now()) {
+            Ok(cp) => self
+                .store
+                .put_audit_checkpoint(&cp)
+                .await
+                .map_err(crate::CoreError::from),
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(()) => self.since_checkpoint = 0,
+            Err(e) => tracing::warn!(
+                error = %error_chain(&e),
+                seq = head.seq,
+                "cannot store an audit checkpoint; will retry"
+            ),
+        }
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
