@@ -148,6 +148,9 @@ where
                         Ok(internal_error_response())
                     }
                 };
+                if let Ok(resp) = result.as_mut() {
+                    reclassify_decode_error(resp);
+                }
                 let outcome = result.as_ref().map_or("UNKNOWN", outcome_of);
                 if let Some((trail, event)) = audit.and_then(|p| p.finish(outcome))
                     && let Err(e) = trail.append(event).await
@@ -167,6 +170,29 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+/// tonic answers a request it cannot decode (for example a string field that is not valid
+/// UTF-8) with INTERNAL before any handler runs. That is the caller's bad input, not a server
+/// fault: answer INVALID_ARGUMENT instead.
+fn reclassify_decode_error<RB>(resp: &mut http::Response<RB>) {
+    let headers = resp.headers_mut();
+    let is_decode_error = headers.get("grpc-status").is_some_and(|v| v == "13")
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| {
+                m.starts_with("failed%20to%20decode") || m.starts_with("failed to decode")
+            });
+    if is_decode_error {
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+        headers.insert(
+            "grpc-message",
+            http::HeaderValue::from_static(
+                "the%20request%20is%20not%20a%20valid%20message%20(for%20example%2C%20a%20string%20field%20is%20not%20valid%20UTF-8)",
+            ),
+        );
     }
 }
 

@@ -658,3 +658,36 @@ async fn oversized_messages_are_refused_and_the_server_lives_on() {
         .await
         .unwrap();
 }
+
+/// A Sign request whose `key_id` (field 1) carries bytes that are not UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawSignRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    key_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    message: Vec<u8>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_in_a_string_field_is_invalid_argument() {
+    let server = TestServer::builder().start().await;
+    let key = new_key(&server, "default", Algorithm::EcdsaP256Sha256).await;
+    let mut grpc = tonic::client::Grpc::new(server.channel.clone());
+    grpc.ready().await.unwrap();
+    let mut req = tonic::Request::new(RawSignRequest {
+        key_id: vec![0x61, 0xff, 0xfe, 0x62],
+        message: b"m".to_vec(),
+    });
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", server.token).parse().unwrap(),
+    );
+    let path = http::uri::PathAndQuery::from_static(
+        "/yandex.cloud.kms.v1.asymmetricsignature.AsymmetricSignatureCryptoService/Sign",
+    );
+    let codec = tonic_prost::ProstCodec::<RawSignRequest, AsymmetricSignResponse>::default();
+    let status = grpc.unary(req, path, codec).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    // The server is fine afterwards.
+    server.crypto().sign(sign_req(&key, b"ok")).await.unwrap();
+}
