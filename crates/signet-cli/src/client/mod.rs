@@ -18,6 +18,7 @@ pub mod args;
 mod crypto;
 mod encoding;
 mod error;
+pub use error::code_name;
 pub(crate) mod files;
 pub mod folders;
 pub(crate) mod keys;
