@@ -37,6 +37,7 @@ import yandex.cloud.validation_pb2  # noqa: F401  (registers yandex.cloud.requir
 EXPECTED_FILES = [
     "google/api/annotations.proto",
     "google/api/http.proto",
+    "google/rpc/error_details.proto",
     "google/rpc/status.proto",
     "yandex/cloud/access/access.proto",
     "yandex/cloud/api/operation.proto",

@@ -102,6 +102,11 @@ impl Kms {
         &self.store
     }
 
+    /// Background tasks (key generations) running now.
+    pub fn operations_in_flight(&self) -> usize {
+        self.tasks.running()
+    }
+
     /// Waits until no background task (key generation) is running.
     pub async fn wait_idle(&self) {
         self.tasks.wait_idle().await;
@@ -139,6 +144,10 @@ pub(crate) mod tokio_util_lite {
         pub fn start(&self) -> Guard {
             self.inner.running.fetch_add(1, Ordering::SeqCst);
             Guard(Arc::clone(&self.inner))
+        }
+
+        pub fn running(&self) -> usize {
+            self.inner.running.load(Ordering::SeqCst)
         }
 
         pub async fn wait_idle(&self) {

@@ -26,6 +26,13 @@ pub enum StoreError {
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Connections of a store's pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+}
+
 /// How a key row is written.
 #[derive(Debug, Clone, Copy)]
 pub enum KeyWrite<'a> {
@@ -66,6 +73,11 @@ pub struct OperationCursor {
 
 #[async_trait]
 pub trait Store: std::fmt::Debug + Send + Sync + 'static {
+    /// Connections of the adapter's pool, for metrics; `None` if it has no pool to report.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+
     /// A small key/value table for deployment facts (the root key check value, the admin token
     /// hash). Returns `None` if unset.
     async fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError>;

@@ -107,7 +107,7 @@ pub mod google {
         include!(concat!(env!("OUT_DIR"), "/google.api.serde.rs"));
     }
 
-    /// Package `google.rpc`: the error status.
+    /// Package `google.rpc`: the error status and its typed details.
     pub mod rpc {
         include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
         include!(concat!(env!("OUT_DIR"), "/google.rpc.serde.rs"));

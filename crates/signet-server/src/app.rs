@@ -93,6 +93,10 @@ pub enum ServeError {
     Core(#[from] signet_core::CoreError),
     #[error("the server stopped with an error")]
     Transport(#[from] tonic::transport::Error),
+    #[error("the REST gateway cannot be built")]
+    Gateway(#[from] crate::rest::GatewayError),
+    #[error("gRPC reflection cannot be built")]
+    Reflection(#[from] tonic_reflection::server::Error),
     #[error("the server task failed")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -359,6 +363,19 @@ fn read_pem(path: &Path) -> Result<Vec<u8>, ServeError> {
     })
 }
 
+/// The gRPC services the health service reports as serving.
+const SERVED: &[&str] = &[
+    "",
+    "yandex.cloud.kms.v1.asymmetricsignature.AsymmetricSignatureKeyService",
+    "yandex.cloud.kms.v1.asymmetricsignature.AsymmetricSignatureCryptoService",
+    "yandex.cloud.operation.OperationService",
+    "yandex.cloud.endpoint.ApiEndpointService",
+    "yandex.cloud.iam.v1.IamTokenService",
+    "yandex.cloud.iam.v1.ServiceAccountService",
+    "yandex.cloud.iam.v1.KeyService",
+    "yandex.cloud.resourcemanager.v1.FolderService",
+];
+
 /// Starts the server and its background jobs; returns once it is listening.
 pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running, ServeError> {
     if settings.tls.is_none() && !settings.listen.ip().is_loopback() {
@@ -426,9 +443,30 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         }
         builder = builder.tls_config(config)?;
     }
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    metrics.watch_audit(trail.clone());
+    let rest = crate::rest::RestLayer::new(Arc::clone(&kms), trail.clone(), Arc::clone(&metrics))?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for service in SERVED {
+        health
+            .set_service_status(*service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(signet_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(signet_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
     let (tx, rx) = oneshot::channel::<()>();
+    // REST requests arrive over HTTP/1.1 too; gRPC ones are HTTP/2 by their nature.
     let router = builder
-        .layer(CallLayer::new(trail))
+        .accept_http1(true)
+        .layer(rest)
+        .layer(CallLayer::new(trail).with_metrics(metrics))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(
             AsymmetricSignatureKeyServiceServer::new(KeyService::new(Arc::clone(&kms)))
                 .max_decoding_message_size(MAX_REQUEST_BYTES),

@@ -83,6 +83,13 @@ impl AuditNote {
         self.with(|f| f.algorithm = Some(algorithm.wire_name()));
     }
 
+    /// The algorithm noted so far, if any.
+    pub(crate) fn algorithm_name(&self) -> Option<&'static str> {
+        self.0
+            .as_ref()
+            .and_then(|f| f.lock().unwrap_or_else(PoisonError::into_inner).algorithm)
+    }
+
     /// Records the SHA-256 of `data` (the message or digest to be signed); never `data`.
     pub fn signed_data(&self, data: &[u8]) {
         self.with(|f| f.message_sha256 = Some(signet_crypto::sha256(data)));

@@ -5,12 +5,14 @@
 //! `authorization` header: the one path every authenticated call goes through.
 
 use crate::audit::{AuditNote, Audited, client_addr, is_data_plane, outcome_of};
+use crate::metrics::Metrics;
 use signet_core::Kms;
 use signet_core::audit::AuditTrail;
 use signet_core::auth::Principal;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tracing::Instrument as _;
 
@@ -20,7 +22,7 @@ pub struct RequestId(String);
 
 impl RequestId {
     /// Accepts a client-sent id if it is 1–128 visible ASCII characters; else makes a new one.
-    fn from_header(value: Option<&http::HeaderValue>) -> RequestId {
+    pub(crate) fn from_header(value: Option<&http::HeaderValue>) -> RequestId {
         match value.and_then(|v| v.to_str().ok()) {
             Some(s)
                 if !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()) =>
@@ -77,11 +79,21 @@ pub struct TraceId(pub String);
 #[derive(Clone, Debug)]
 pub struct CallLayer {
     audit: AuditTrail,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl CallLayer {
     pub fn new(audit: AuditTrail) -> CallLayer {
-        CallLayer { audit }
+        CallLayer {
+            audit,
+            metrics: None,
+        }
+    }
+
+    /// Counts and times every call in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> CallLayer {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -91,6 +103,7 @@ impl<S> tower::Layer<S> for CallLayer {
         CallService {
             inner,
             audit: self.audit.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -99,6 +112,7 @@ impl<S> tower::Layer<S> for CallLayer {
 pub struct CallService<S> {
     inner: S,
     audit: AuditTrail,
+    metrics: Option<Arc<Metrics>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -124,12 +138,14 @@ where
         req.extensions_mut().insert(request_id.clone());
         req.extensions_mut().insert(TraceId(trace_id.0.clone()));
         let rpc = req.uri().path().to_owned();
+        let started = std::time::Instant::now();
+        let note = AuditNote::recording();
+        req.extensions_mut().insert(note.clone());
+        let metrics = self.metrics.clone();
         let audit = self.audit.records(is_data_plane(&rpc)).then(|| {
-            let note = AuditNote::recording();
-            req.extensions_mut().insert(note.clone());
             PendingRecord(Some(RecordParts {
                 trail: self.audit.clone(),
-                note,
+                note: note.clone(),
                 rpc: rpc.clone(),
                 request_id: request_id.0.clone(),
                 client_addr: client_addr(&req),
@@ -152,6 +168,9 @@ where
                     reclassify_decode_error(resp);
                 }
                 let outcome = result.as_ref().map_or("UNKNOWN", outcome_of);
+                if let Some(m) = &metrics {
+                    m.observe(&rpc, outcome, note.algorithm_name(), started.elapsed());
+                }
                 if let Some((trail, event)) = audit.and_then(|p| p.finish(outcome))
                     && let Err(e) = trail.append(event).await
                 {
@@ -239,6 +258,28 @@ impl Drop for PendingRecord {
             }
         }
     }
+}
+
+/// Records a call that was refused before it reached the gRPC stack (a REST request the
+/// gateway could not turn into a message), as the call layer records every other call.
+pub(crate) async fn record_rejected(
+    trail: &AuditTrail,
+    rpc: &str,
+    request_id: &RequestId,
+    client_addr: String,
+    outcome: &str,
+) -> Result<(), signet_core::audit::AuditError> {
+    if !trail.records(is_data_plane(rpc)) {
+        return Ok(());
+    }
+    let event = AuditNote::recording().into_event(
+        trail.now(),
+        request_id.as_str().to_owned(),
+        rpc,
+        outcome,
+        client_addr,
+    );
+    trail.append(event).await
 }
 
 /// A trailers-only gRPC response with status INTERNAL.

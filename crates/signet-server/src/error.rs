@@ -74,6 +74,31 @@ pub const fn codes(kind: ErrorKind) -> (Code, StatusCode, &'static str) {
     }
 }
 
+/// The HTTP status of a gRPC code number, for REST answers. Codes that are error kinds take
+/// their status from [`codes`]; the three that are not (UNKNOWN, OUT_OF_RANGE, DATA_LOSS) and
+/// unknown numbers follow Yandex's mapping.
+pub fn http_status(code: i32) -> StatusCode {
+    let kind = match Code::from_i32(code) {
+        Code::Ok => return StatusCode::OK,
+        Code::Cancelled => ErrorKind::Cancelled,
+        Code::InvalidArgument => ErrorKind::InvalidArgument,
+        Code::DeadlineExceeded => ErrorKind::DeadlineExceeded,
+        Code::NotFound => ErrorKind::NotFound,
+        Code::AlreadyExists => ErrorKind::AlreadyExists,
+        Code::PermissionDenied => ErrorKind::PermissionDenied,
+        Code::ResourceExhausted => ErrorKind::ResourceExhausted,
+        Code::FailedPrecondition => ErrorKind::FailedPrecondition,
+        Code::Aborted => ErrorKind::Aborted,
+        Code::OutOfRange => return StatusCode::BAD_REQUEST,
+        Code::Unimplemented => ErrorKind::Unimplemented,
+        Code::Internal => ErrorKind::Internal,
+        Code::Unavailable => ErrorKind::Unavailable,
+        Code::Unauthenticated => ErrorKind::Unauthenticated,
+        Code::Unknown | Code::DataLoss => return StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    codes(kind).1
+}
+
 /// The gRPC code number of an error kind (for `Operation.error.code`).
 pub fn grpc_code_number(kind: ErrorKind) -> i32 {
     codes(kind).0 as i32

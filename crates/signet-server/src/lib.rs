@@ -1,6 +1,8 @@
-//! Signet's server: thin gRPC handlers (decode → core → encode), the authentication entry
-//! point and the call layer that writes every call's audit record, the one table from error kind to gRPC and HTTP codes, configuration, and the
-//! composition root that wires the store, the root key and the core together.
+//! Signet's server: thin gRPC handlers (decode → core → encode), the REST/JSON gateway that
+//! turns HTTP requests into the same gRPC calls, the authentication entry point and the call
+//! layer that writes every call's audit record and metrics, the one table from error kind to
+//! gRPC and HTTP codes, configuration, and the composition root that wires the store, the root
+//! key and the core together.
 //!
 //! Business rules do not live here; they are in `signet-core`.
 
@@ -11,6 +13,8 @@ pub mod context;
 pub mod error;
 pub mod grpc;
 pub mod hardening;
+pub mod metrics;
+pub mod rest;
 
 pub use app::{Running, ServeError, open_kms, open_store, start};
 pub use config::{LogFormat, Overrides, Settings};

@@ -314,6 +314,13 @@ fn quote_ident(name: &str) -> String {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn pool_stats(&self) -> Option<signet_core::store::PoolStats> {
+        Some(signet_core::store::PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        })
+    }
+
     async fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT value FROM meta WHERE name = $1")
             .bind(name)

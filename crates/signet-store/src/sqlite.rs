@@ -218,6 +218,14 @@ async fn prepare(pool: &SqlitePool) -> Result<(), StoreError> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// The reader pool (the writer is always exactly one connection).
+    fn pool_stats(&self) -> Option<signet_core::store::PoolStats> {
+        Some(signet_core::store::PoolStats {
+            size: self.readers.size(),
+            idle: u32::try_from(self.readers.num_idle()).unwrap_or(u32::MAX),
+        })
+    }
+
     async fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT value FROM meta WHERE name = ?1")
             .bind(name)

@@ -20,7 +20,7 @@ pub use key::{
     CHECKPOINT_KEY_ALGORITHM, CHECKPOINT_KEY_ID, CheckpointKey, META_CHECKPOINT_KEY_SEALED,
     META_CHECKPOINT_PUBLIC_KEY, checkpoint_public_key,
 };
-pub use trail::{AuditError, AuditMode, AuditSettings, AuditTrail, AuditWriter};
+pub use trail::{AuditError, AuditMode, AuditSettings, AuditStats, AuditTrail, AuditWriter};
 pub use verify::{Broken, VerifyReport, verify};
 
 use crate::domain::Timestamp;

@@ -15,6 +15,7 @@ use super::{AuditEvent, AuditHead, CheckpointKey};
 use crate::domain::{Clock, Timestamp};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -112,6 +113,20 @@ pub struct AuditTrail {
     mode: AuditMode,
     clock: Arc<dyn Clock>,
     tx: Option<mpsc::Sender<Pending>>,
+    stats: Arc<AuditStats>,
+}
+
+/// Counters of the audit writer, for metrics.
+#[derive(Debug, Default)]
+pub struct AuditStats {
+    /// Transactions that committed a batch of records.
+    pub commits: AtomicU64,
+    /// Records committed.
+    pub records: AtomicU64,
+    /// Time spent in those commits, in nanoseconds.
+    pub commit_nanos: AtomicU64,
+    /// Batches that failed to commit.
+    pub failures: AtomicU64,
 }
 
 impl std::fmt::Debug for AuditTrail {
@@ -155,6 +170,7 @@ impl AuditTrail {
             mode: AuditMode::Off,
             clock,
             tx: None,
+            stats: Arc::default(),
         }
     }
 
@@ -169,7 +185,9 @@ impl AuditTrail {
             return (AuditTrail::off(clock), AuditWriter::none());
         }
         let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
+        let stats = Arc::new(AuditStats::default());
         let writer = Writer {
+            stats: Arc::clone(&stats),
             store,
             clock: Arc::clone(&clock),
             key,
@@ -186,9 +204,22 @@ impl AuditTrail {
                 mode: settings.mode,
                 clock,
                 tx: Some(tx),
+                stats,
             },
             AuditWriter { task: Some(task) },
         )
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> &AuditStats {
+        &self.stats
+    }
+
+    /// Events queued and not yet taken by the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx
+            .as_ref()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity())
     }
 
     pub fn mode(&self) -> AuditMode {
@@ -231,6 +262,7 @@ impl AuditTrail {
 }
 
 struct Writer {
+    stats: Arc<AuditStats>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     key: CheckpointKey,
@@ -279,8 +311,17 @@ impl Writer {
             }
             let (events, waiters): (Vec<AuditEvent>, Vec<_>) =
                 batch.drain(..).map(|p| (p.event, p.done)).unzip();
-            match self.store.append_audit(&events).await {
+            let started = std::time::Instant::now();
+            let appended = self.store.append_audit(&events).await;
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.stats.commit_nanos.fetch_add(nanos, Ordering::Relaxed);
+            match appended {
                 Ok(head) => {
+                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                    self.stats.records.fetch_add(
+                        u64::try_from(events.len()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
                     tracing::trace!(
                         records = events.len(),
                         seq = head.seq,
@@ -300,6 +341,7 @@ impl Writer {
                     }
                 }
                 Err(e) => {
+                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(
                         error = %error_chain(&e),
                         records = events.len(),
