@@ -1,5 +1,6 @@
 //! The server on the PostgreSQL store, end to end: create, sign (verified by openssl), restart
-//! on the same database, sign again. Runs in a schema of its own, dropped afterwards. Needs the
+//! on the same database, sign again; two and three nodes on one database, each enforcing a
+//! change made on another within the 1 s consistency bound. Each test runs in a schema of its own, dropped afterwards. Needs the
 //! PostgreSQL server at 127.0.0.1:5432 (or `SIGNET_TEST_POSTGRES_URL`); fails, never skips,
 //! without it.
 
@@ -7,6 +8,7 @@
 
 use prost::Message;
 use signet_crypto::Algorithm;
+use signet_proto::yandex::cloud::access;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
 use signet_testkit::{TestServer, openssl_verify};
 use std::process::Command;
@@ -31,6 +33,17 @@ fn psql(sql: &str) {
 
 struct Schema(String);
 
+/// A schema of its own for one test (dropped with the returned guard), and the store URL that
+/// selects it.
+fn fresh_schema() -> (Schema, String) {
+    let mut b = [0u8; 8];
+    signet_crypto::fill_random(&mut b).unwrap();
+    let name = format!("signet_e2e_{}", hex::encode(b));
+    psql(&format!("CREATE SCHEMA {name}"));
+    let url = format!("{}?options[search_path]={name}", base_url());
+    (Schema(name), url)
+}
+
 impl Drop for Schema {
     fn drop(&mut self) {
         let _ = Command::new("psql")
@@ -46,38 +59,14 @@ impl Drop for Schema {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_sign_and_restart_on_postgres() {
-    let mut b = [0u8; 8];
-    signet_crypto::fill_random(&mut b).unwrap();
-    let name = format!("signet_e2e_{}", hex::encode(b));
-    psql(&format!("CREATE SCHEMA {name}"));
-    let schema = Schema(name);
-    let url = format!("{}?options[search_path]={}", base_url(), schema.0);
-
+    let (schema, url) = fresh_schema();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::builder()
         .data_dir(&dir.path().join("data"))
         .store(&url)
         .start()
         .await;
-    let op = server
-        .keys()
-        .create(CreateAsymmetricSignatureKeyRequest {
-            folder_id: "default".into(),
-            signature_algorithm: Algorithm::EcdsaP256Sha256.wire_number(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let done = server.wait(op).await;
-    let Some(signet_proto::yandex::cloud::operation::operation::Result::Response(any)) =
-        done.result
-    else {
-        panic!("create failed: {done:?}");
-    };
-    let key = AsymmetricSignatureKey::decode(any.value.as_ref())
-        .unwrap()
-        .id;
+    let key = create_key(&server).await;
     let pem = server
         .crypto()
         .get_public_key(AsymmetricGetPublicKeyRequest {
@@ -162,31 +151,35 @@ async fn within(
     None
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_made_on_one_node_are_enforced_by_another_within_one_second() {
-    use signet_proto::wkt::FieldMask;
-    use signet_proto::yandex::cloud::access;
-    let mut b = [0u8; 8];
-    signet_crypto::fill_random(&mut b).unwrap();
-    let name = format!("signet_e2e_{}", hex::encode(b));
-    psql(&format!("CREATE SCHEMA {name}"));
-    let schema = Schema(name);
-    let url = format!("{}?options[search_path]={}", base_url(), schema.0);
-    let dir = tempfile::tempdir().unwrap();
-    let node1 = TestServer::builder()
-        .data_dir(&dir.path().join("n1"))
-        .store(&url)
-        .start()
-        .await;
-    let node2 = TestServer::builder()
-        .data_dir(&dir.path().join("n2"))
-        .root_key_file(&node1.dir.join("root.key"))
-        .admin_token(&node1.token)
-        .store(&url)
-        .start()
-        .await;
+/// The documented cluster consistency bound.
+const ONE_SECOND: std::time::Duration = std::time::Duration::from_secs(1);
 
-    let op = node1
+/// `n` nodes on the store at `url`, each with its own data directory under `dir`; the first
+/// bootstraps the store, the others share its root key and admin token.
+async fn cluster(dir: &std::path::Path, url: &str, n: usize) -> Vec<TestServer> {
+    let first = TestServer::builder()
+        .data_dir(&dir.join("n1"))
+        .store(url)
+        .start()
+        .await;
+    let mut nodes = Vec::with_capacity(n);
+    for i in 2..=n {
+        let node = TestServer::builder()
+            .data_dir(&dir.join(format!("n{i}")))
+            .root_key_file(&first.dir.join("root.key"))
+            .admin_token(&first.token)
+            .store(url)
+            .start()
+            .await;
+        nodes.push(node);
+    }
+    nodes.insert(0, first);
+    nodes
+}
+
+/// Creates a P-256 key through `node` and returns its id.
+async fn create_key(node: &TestServer) -> String {
+    let op = node
         .keys()
         .create(CreateAsymmetricSignatureKeyRequest {
             folder_id: "default".into(),
@@ -197,47 +190,77 @@ async fn changes_made_on_one_node_are_enforced_by_another_within_one_second() {
         .unwrap()
         .into_inner();
     let Some(signet_proto::yandex::cloud::operation::operation::Result::Response(any)) =
-        node1.wait(op).await.result
+        node.wait(op).await.result
     else {
         panic!("create failed");
     };
-    let key = AsymmetricSignatureKey::decode(any.value.as_ref())
+    AsymmetricSignatureKey::decode(any.value.as_ref())
         .unwrap()
-        .id;
-    let sign_on = |node: &TestServer, token: Option<String>| {
-        let mut c = match &token {
-            Some(t) => node.crypto_as(Some(t)),
-            None => node.crypto(),
-        };
-        let key = key.clone();
-        async move {
-            c.sign(AsymmetricSignRequest {
-                key_id: key,
-                message: b"m".to_vec(),
-            })
-            .await
-            .map(drop)
-            .map_err(|s| s.code())
-        }
-    };
-    // Node 2 signs (and caches the key).
-    assert_eq!(sign_on(&node2, None).await, Ok(()));
+        .id
+}
 
-    // Deactivate through node 1: node 2 refuses within 1 s.
-    node1
-        .keys()
+/// Signs through `node` (as admin, or with `token`); the status code on failure.
+async fn sign_on(node: &TestServer, key: &str, token: Option<&str>) -> Result<(), tonic::Code> {
+    let mut c = match token {
+        Some(t) => node.crypto_as(Some(t)),
+        None => node.crypto(),
+    };
+    c.sign(AsymmetricSignRequest {
+        key_id: key.to_owned(),
+        message: b"m".to_vec(),
+    })
+    .await
+    .map(drop)
+    .map_err(|s| s.code())
+}
+
+async fn set_status(node: &TestServer, key: &str, status: asymmetric_signature_key::Status) {
+    node.keys()
         .update(UpdateAsymmetricSignatureKeyRequest {
-            key_id: key.clone(),
-            update_mask: Some(FieldMask {
+            key_id: key.to_owned(),
+            update_mask: Some(signet_proto::wkt::FieldMask {
                 paths: vec!["status".into()],
             }),
-            status: asymmetric_signature_key::Status::Inactive as i32,
+            status: status as i32,
             ..Default::default()
         })
         .await
         .unwrap();
-    let took = within(std::time::Duration::from_secs(1), async || {
-        sign_on(&node2, None).await == Err(tonic::Code::FailedPrecondition)
+}
+
+fn signer_binding(service_account: &str) -> access::AccessBinding {
+    access::AccessBinding {
+        role_id: "kms.asymmetricSignatureKeys.signer".into(),
+        subject: Some(access::Subject {
+            id: service_account.to_owned(),
+            r#type: "serviceAccount".into(),
+        }),
+    }
+}
+
+async fn set_bindings(node: &TestServer, key: &str, bindings: Vec<access::AccessBinding>) {
+    node.keys()
+        .set_access_bindings(access::SetAccessBindingsRequest {
+            resource_id: key.to_owned(),
+            access_bindings: bindings,
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_on_one_node_are_enforced_by_another_within_one_second() {
+    let (_schema, url) = fresh_schema();
+    let dir = tempfile::tempdir().unwrap();
+    let [node1, node2] = <[TestServer; 2]>::try_from(cluster(dir.path(), &url, 2).await).unwrap();
+    let key = create_key(&node1).await;
+    // Node 2 signs (and caches the key).
+    assert_eq!(sign_on(&node2, &key, None).await, Ok(()));
+
+    // Deactivate through node 1: node 2 refuses within 1 s.
+    set_status(&node1, &key, asymmetric_signature_key::Status::Inactive).await;
+    let took = within(ONE_SECOND, async || {
+        sign_on(&node2, &key, None).await == Err(tonic::Code::FailedPrecondition)
     })
     .await;
     assert!(
@@ -247,55 +270,23 @@ async fn changes_made_on_one_node_are_enforced_by_another_within_one_second() {
 
     // Reactivate; bind a signer through node 2, use it on node 1, remove it through node 2:
     // node 1 denies within 1 s.
-    node1
-        .keys()
-        .update(UpdateAsymmetricSignatureKeyRequest {
-            key_id: key.clone(),
-            update_mask: Some(FieldMask {
-                paths: vec!["status".into()],
-            }),
-            status: asymmetric_signature_key::Status::Active as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    set_status(&node1, &key, asymmetric_signature_key::Status::Active).await;
     let sa = node2
         .create_service_account("default", "cluster-signer")
         .await;
     let token = node2.token_for(&sa).await;
-    let signer = access::AccessBinding {
-        role_id: "kms.asymmetricSignatureKeys.signer".into(),
-        subject: Some(access::Subject {
-            id: sa.clone(),
-            r#type: "serviceAccount".into(),
-        }),
-    };
-    node2
-        .keys()
-        .set_access_bindings(access::SetAccessBindingsRequest {
-            resource_id: key.clone(),
-            access_bindings: vec![signer],
-        })
-        .await
-        .unwrap();
-    let allowed = within(std::time::Duration::from_secs(1), async || {
-        sign_on(&node1, Some(token.clone())).await.is_ok()
+    set_bindings(&node2, &key, vec![signer_binding(&sa)]).await;
+    let allowed = within(ONE_SECOND, async || {
+        sign_on(&node1, &key, Some(&token)).await.is_ok()
     })
     .await;
     assert!(
         allowed.is_some(),
         "node 1 did not honour the new binding within 1 s"
     );
-    node2
-        .keys()
-        .set_access_bindings(access::SetAccessBindingsRequest {
-            resource_id: key.clone(),
-            access_bindings: vec![],
-        })
-        .await
-        .unwrap();
-    let denied = within(std::time::Duration::from_secs(1), async || {
-        sign_on(&node1, Some(token.clone())).await == Err(tonic::Code::NotFound)
+    set_bindings(&node2, &key, vec![]).await;
+    let denied = within(ONE_SECOND, async || {
+        sign_on(&node1, &key, Some(&token)).await == Err(tonic::Code::NotFound)
     })
     .await;
     assert!(
@@ -305,27 +296,11 @@ async fn changes_made_on_one_node_are_enforced_by_another_within_one_second() {
 
     // Revocation through node 2 is enforced by node 1 within 1 s.
     let fresh = node2.token_for(&sa).await;
-    node2
-        .keys()
-        .set_access_bindings(access::SetAccessBindingsRequest {
-            resource_id: key.clone(),
-            access_bindings: vec![access::AccessBinding {
-                role_id: "kms.asymmetricSignatureKeys.signer".into(),
-                subject: Some(access::Subject {
-                    id: sa.clone(),
-                    r#type: "serviceAccount".into(),
-                }),
-            }],
-        })
-        .await
-        .unwrap();
+    set_bindings(&node2, &key, vec![signer_binding(&sa)]).await;
     assert!(
-        within(std::time::Duration::from_secs(1), async || sign_on(
-            &node1,
-            Some(fresh.clone())
-        )
-        .await
-        .is_ok())
+        within(ONE_SECOND, async || sign_on(&node1, &key, Some(&fresh))
+            .await
+            .is_ok())
         .await
         .is_some()
     );
@@ -338,12 +313,62 @@ async fn changes_made_on_one_node_are_enforced_by_another_within_one_second() {
         )
         .await
         .unwrap();
-    let revoked = within(std::time::Duration::from_secs(1), async || {
-        sign_on(&node1, Some(fresh.clone())).await == Err(tonic::Code::Unauthenticated)
+    let revoked = within(ONE_SECOND, async || {
+        sign_on(&node1, &key, Some(&fresh)).await == Err(tonic::Code::Unauthenticated)
     })
     .await;
     assert!(
         revoked.is_some(),
         "node 1 accepted a revoked token after 1 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_enforce_deactivation_and_binding_removal_within_one_second() {
+    let (_schema, url) = fresh_schema();
+    let dir = tempfile::tempdir().unwrap();
+    let [node1, node2, node3] =
+        <[TestServer; 3]>::try_from(cluster(dir.path(), &url, 3).await).unwrap();
+    let key = create_key(&node1).await;
+
+    // Nodes 2 and 3 sign, and so cache the key.
+    for node in [&node2, &node3] {
+        assert_eq!(sign_on(node, &key, None).await, Ok(()));
+    }
+    set_status(&node1, &key, asymmetric_signature_key::Status::Inactive).await;
+    let refused = within(ONE_SECOND, async || {
+        sign_on(&node2, &key, None).await == Err(tonic::Code::FailedPrecondition)
+            && sign_on(&node3, &key, None).await == Err(tonic::Code::FailedPrecondition)
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "nodes 2 and 3 still signed with a key deactivated on node 1 after 1 s"
+    );
+
+    // A signer bound through node 2 signs on node 3 (which caches the bindings); once node 2
+    // removes the binding, node 3 denies within 1 s.
+    set_status(&node1, &key, asymmetric_signature_key::Status::Active).await;
+    let sa = node2.create_service_account("default", "three-nodes").await;
+    let token = node2.token_for(&sa).await;
+    set_bindings(&node2, &key, vec![signer_binding(&sa)]).await;
+    let allowed = within(ONE_SECOND, async || {
+        sign_on(&node3, &key, Some(&token)).await.is_ok()
+    })
+    .await;
+    assert!(
+        allowed.is_some(),
+        "node 3 did not honour the binding within 1 s"
+    );
+    // Still allowed a moment later: node 3 now holds the binding in its cache.
+    assert_eq!(sign_on(&node3, &key, Some(&token)).await, Ok(()));
+    set_bindings(&node2, &key, vec![]).await;
+    let denied = within(ONE_SECOND, async || {
+        sign_on(&node3, &key, Some(&token)).await == Err(tonic::Code::NotFound)
+    })
+    .await;
+    assert!(
+        denied.is_some(),
+        "node 3 still allowed a binding removed on node 2 after 1 s"
     );
 }
