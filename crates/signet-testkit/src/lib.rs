@@ -1,11 +1,15 @@
 //! Test support for Signet (a dev-dependency only): [`TestServer::builder`] starts a real
 //! server in-process on a loopback port with a temporary data directory and a controllable
 //! clock, and hands out authenticated gRPC clients. Also helpers to find the test-only tools
-//! (Python venv, `openssl`) and verify signatures with them.
+//! (Python venv, `openssl`) and verify signatures with them; a fresh PostgreSQL schema per test
+//! ([`pg`]); `signet serve` as a child process that tests can kill ([`process`]).
 //!
 //! The end-to-end suite lives in this crate's `tests/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: fail loudly
+
+pub mod pg;
+pub mod process;
 
 use signet_core::domain::{Clock, ManualClock, SystemClock};
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_crypto_service_client::AsymmetricSignatureCryptoServiceClient;

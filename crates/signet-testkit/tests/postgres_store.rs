@@ -1,8 +1,8 @@
 //! The server on the PostgreSQL store, end to end: create, sign (verified by openssl), restart
 //! on the same database, sign again; two and three nodes on one database, each enforcing a
-//! change made on another within the 1 s consistency bound. Each test runs in a schema of its own, dropped afterwards. Needs the
-//! PostgreSQL server at 127.0.0.1:5432 (or `SIGNET_TEST_POSTGRES_URL`); fails, never skips,
-//! without it.
+//! change made on another within the 1 s consistency bound. Each test runs in a schema of its
+//! own, dropped afterwards. Needs the PostgreSQL server at 127.0.0.1:5432 (or
+//! `SIGNET_TEST_POSTGRES_URL`); fails, never skips, without it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,56 +10,13 @@ use prost::Message;
 use signet_crypto::Algorithm;
 use signet_proto::yandex::cloud::access;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
+use signet_testkit::pg::{Schema, psql};
 use signet_testkit::{TestServer, openssl_verify};
-use std::process::Command;
-
-fn base_url() -> String {
-    std::env::var("SIGNET_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn psql(sql: &str) {
-    let out = Command::new("psql")
-        .arg(base_url())
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .expect("psql is needed for this test (PostgreSQL client)");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Schema(String);
-
-/// A schema of its own for one test (dropped with the returned guard), and the store URL that
-/// selects it.
-fn fresh_schema() -> (Schema, String) {
-    let mut b = [0u8; 8];
-    signet_crypto::fill_random(&mut b).unwrap();
-    let name = format!("signet_e2e_{}", hex::encode(b));
-    psql(&format!("CREATE SCHEMA {name}"));
-    let url = format!("{}?options[search_path]={name}", base_url());
-    (Schema(name), url)
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .arg(base_url())
-            .args([
-                "-q",
-                "-c",
-                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0),
-            ])
-            .output();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_sign_and_restart_on_postgres() {
-    let (schema, url) = fresh_schema();
+    let schema = Schema::fresh("e2e");
+    let url = schema.url();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::builder()
         .data_dir(&dir.path().join("data"))
@@ -95,16 +52,10 @@ async fn serve_sign_and_restart_on_postgres() {
     ));
 
     // The tables are in the test's schema, not elsewhere.
-    let out = Command::new("psql")
-        .arg(base_url())
-        .args([
-            "-At",
-            "-c",
-            &format!("SELECT count(*) FROM {}.keys", schema.0),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    assert_eq!(
+        psql(&format!("SELECT count(*) FROM {}.keys", schema.name())),
+        "1"
+    );
 
     let token = server.token.clone();
     let stopped = server.stop().await;
@@ -250,7 +201,8 @@ async fn set_bindings(node: &TestServer, key: &str, bindings: Vec<access::Access
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_made_on_one_node_are_enforced_by_another_within_one_second() {
-    let (_schema, url) = fresh_schema();
+    let schema = Schema::fresh("e2e");
+    let url = schema.url();
     let dir = tempfile::tempdir().unwrap();
     let [node1, node2] = <[TestServer; 2]>::try_from(cluster(dir.path(), &url, 2).await).unwrap();
     let key = create_key(&node1).await;
@@ -325,7 +277,8 @@ async fn changes_made_on_one_node_are_enforced_by_another_within_one_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_enforce_deactivation_and_binding_removal_within_one_second() {
-    let (_schema, url) = fresh_schema();
+    let schema = Schema::fresh("e2e");
+    let url = schema.url();
     let dir = tempfile::tempdir().unwrap();
     let [node1, node2, node3] =
         <[TestServer; 3]>::try_from(cluster(dir.path(), &url, 3).await).unwrap();
