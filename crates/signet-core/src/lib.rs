@@ -10,6 +10,7 @@ mod access;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod copy;
 pub mod domain;
 pub mod error;
 pub mod jwt;

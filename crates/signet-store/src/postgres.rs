@@ -31,7 +31,9 @@ use signet_core::domain::{
     AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
 };
-use signet_core::store::{KeyWrite, OperationCursor, Store, StoreError, Write};
+use signet_core::store::{
+    KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
+};
 use signet_crypto::SealedKey;
 use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::postgres::{
@@ -966,7 +968,35 @@ impl Store for PostgresStore {
             .map(|row| Columns::audit_checkpoint(row, classify))
             .collect()
     }
+
+    async fn count_rows(&self, table: Table) -> Result<u64, StoreError> {
+        crate::copy::count_rows(&self.pool, classify, table).await
+    }
+
+    async fn export_rows(
+        &self,
+        table: Table,
+        after: Option<&RowKey>,
+        limit: usize,
+    ) -> Result<Rows, StoreError> {
+        crate::copy::export_rows(&self.pool, classify, table, after, limit).await
+    }
+
+    async fn import_rows(&self, rows: &Rows) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        crate::copy::import_rows::<Postgres>(&mut tx, classify, &IMPORT_SQL, rows).await?;
+        tx.commit().await.map_err(map_error)
+    }
 }
+
+/// The statements of [`Store::import_rows`] that differ from SQLite's: labels are JSONB, and
+/// imported audit records move the chain's head row (taking its lock, like an append).
+const IMPORT_SQL: crate::copy::ImportSql = crate::copy::ImportSql {
+    keys: INSERT_KEY,
+    service_accounts: "INSERT INTO service_accounts (id, folder_id, created_at, name, \
+        description, labels) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+    audit_head: Some("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq < $1"),
+};
 
 impl PostgresStore {
     /// Starts a write transaction. See the module docs for why READ COMMITTED.

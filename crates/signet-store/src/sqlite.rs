@@ -23,7 +23,9 @@ use signet_core::domain::{
     AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
 };
-use signet_core::store::{KeyWrite, OperationCursor, Store, StoreError, Write};
+use signet_core::store::{
+    KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
+};
 use signet_crypto::SealedKey;
 use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::sqlite::{
@@ -831,7 +833,52 @@ impl Store for SqliteStore {
             .map(|row| Columns::audit_checkpoint(row, classify))
             .collect()
     }
+    async fn count_rows(&self, table: Table) -> Result<u64, StoreError> {
+        crate::copy::count_rows(&self.readers, classify, table).await
+    }
+
+    async fn export_rows(
+        &self,
+        table: Table,
+        after: Option<&RowKey>,
+        limit: usize,
+    ) -> Result<Rows, StoreError> {
+        crate::copy::export_rows(&self.readers, classify, table, after, limit).await
+    }
+
+    async fn import_rows(&self, rows: &Rows) -> Result<(), StoreError> {
+        // Imported audit records move the head under the cache of `append_audit`: forget it,
+        // holding its lock so that no append uses it meanwhile.
+        let _appending = self.audit_lock.lock().await;
+        let imported = async {
+            let mut tx = self
+                .writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(map_error)?;
+            crate::copy::import_rows::<Sqlite>(&mut tx, classify, &IMPORT_SQL, rows).await?;
+            tx.commit().await.map_err(map_error)
+        }
+        .await;
+        self.forget_audit_head();
+        imported
+    }
 }
+
+/// The statements of [`Store::import_rows`] that differ from PostgreSQL's.
+const IMPORT_SQL: crate::copy::ImportSql = crate::copy::ImportSql {
+    keys: concat!(
+        "INSERT INTO keys (",
+        key_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ),
+    service_accounts: concat!(
+        "INSERT INTO service_accounts (",
+        service_account_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6)"
+    ),
+    audit_head: None,
+};
 
 /// The row slots of the audit `INSERT` statements: a batch of `n` records uses the smallest
 /// that holds it, its unused slots bound to NULL and filtered out. A few fixed statements stay

@@ -178,6 +178,7 @@ impl Drop for PgFactory {
 signet_store::conformance_tests!(PgFactory::new());
 signet_store::identity_conformance_tests!(PgFactory::new());
 signet_store::audit_conformance_tests!(PgFactory::new());
+signet_store::copy_conformance_tests!(PgFactory::new());
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL specifics.
