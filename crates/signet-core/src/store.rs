@@ -218,6 +218,39 @@ impl Rows {
     }
 }
 
+/// Proof that this process holds a claim taken with [`Store::try_claim`]. Dropping it releases
+/// the claim.
+pub struct Claim {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl Claim {
+    /// Wraps an adapter's guard, whose `Drop` releases the claim.
+    pub fn new(guard: impl Send + Sync + 'static) -> Claim {
+        Claim {
+            _held: Box::new(guard),
+        }
+    }
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Claim")
+    }
+}
+
+/// The claim of the job that destroys the material of keys deleted longer ago than the deletion
+/// window.
+pub const DESTRUCTION_JOB: &str = "job:destroy-expired-keys";
+/// The claim of the job that signs audit checkpoints.
+pub const AUDIT_CHECKPOINT_JOB: &str = "job:audit-checkpoint";
+
+/// The claim of the work on one operation (generating a key for a pending creation): held by the
+/// process that does it, so that recovery elsewhere leaves it alone.
+pub fn operation_claim(id: &OperationId) -> String {
+    format!("operation:{id}")
+}
+
 /// Position after which a page of operations starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationCursor {
@@ -361,6 +394,14 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         after: i64,
         limit: usize,
     ) -> Result<Vec<AuditCheckpoint>, StoreError>;
+
+    /// Claims `name` (a background job, an operation) for this process, so that it is done by
+    /// one process at a time among all that share the store: `None` if another holder, in this
+    /// process or another, has it. Held until the [`Claim`] is dropped, or until this process
+    /// dies or loses its connection to the database. A claim keeps work from being done twice
+    /// in the normal case; it is not a lock that correctness may rest on: every job must stay
+    /// correct if a lost claim lets two run at once (conditional writes settle it).
+    async fn try_claim(&self, name: &str) -> Result<Option<Claim>, StoreError>;
 
     /// How many rows `table` holds (every key, deleted or destroyed ones included).
     async fn count_rows(&self, table: Table) -> Result<u64, StoreError>;

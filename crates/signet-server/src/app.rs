@@ -409,10 +409,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         tracing::info!(resumed, "resuming operations interrupted by the last stop");
     }
 
-    let jobs = vec![spawn_destruction_job(
-        Arc::clone(&kms),
-        settings.destroy_interval,
-    )];
+    let jobs = crate::jobs::spawn(&kms, settings.destroy_interval);
 
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &settings.tls {
@@ -484,18 +481,5 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         server,
         jobs,
         audit_writer,
-    })
-}
-
-fn spawn_destruction_job(kms: Arc<Kms>, every: std::time::Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if let Err(e) = kms.destroy_expired_keys().await {
-                tracing::warn!(error = %e, "the destruction job failed; it will retry");
-            }
-        }
     })
 }

@@ -11,6 +11,7 @@ pub mod context;
 pub mod error;
 pub mod grpc;
 pub mod hardening;
+pub mod jobs;
 pub mod store_url;
 
 pub use app::{Running, ServeError, open_kms, open_store, start};

@@ -32,7 +32,7 @@ use signet_core::domain::{
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
 };
 use signet_core::store::{
-    KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
+    Claim, KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
 };
 use signet_crypto::SealedKey;
 use sqlx::error::{DatabaseError, ErrorKind};
@@ -85,6 +85,8 @@ macro_rules! token_columns {
     };
 }
 
+mod claims;
+
 /// Tuning for [`PostgresStore::connect_with`]. The defaults suit one server process.
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
@@ -121,6 +123,8 @@ impl Default for PostgresOptions {
 /// A [`Store`] in a PostgreSQL database, in one schema.
 pub struct PostgresStore {
     pool: PgPool,
+    /// Claims (`try_claim`), held on a connection of their own.
+    claims: claims::Claims,
     host: String,
     port: u16,
     database: Option<String>,
@@ -222,11 +226,12 @@ impl PostgresStore {
         }
         created?;
 
+        let pool_session = Arc::clone(&session);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _| {
-                let session = Arc::clone(&session);
+                let session = Arc::clone(&pool_session);
                 Box::pin(async move { session.apply(conn).await })
             })
             .connect_lazy_with(connect.clone());
@@ -238,6 +243,11 @@ impl PostgresStore {
         }
 
         let store = PostgresStore {
+            claims: claims::Claims::start(
+                connect.clone(),
+                Arc::clone(&session),
+                options.acquire_timeout,
+            ),
             pool,
             host: connect.get_host().to_owned(),
             port: connect.get_port(),
@@ -967,6 +977,10 @@ impl Store for PostgresStore {
         rows.iter()
             .map(|row| Columns::audit_checkpoint(row, classify))
             .collect()
+    }
+
+    async fn try_claim(&self, name: &str) -> Result<Option<Claim>, StoreError> {
+        self.claims.try_claim(name).await
     }
 
     async fn count_rows(&self, table: Table) -> Result<u64, StoreError> {

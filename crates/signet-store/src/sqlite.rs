@@ -24,7 +24,7 @@ use signet_core::domain::{
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
 };
 use signet_core::store::{
-    KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
+    Claim, KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
 };
 use signet_crypto::SealedKey;
 use sqlx::error::{DatabaseError, ErrorKind};
@@ -33,8 +33,10 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqliteConnection};
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 macro_rules! key_columns {
@@ -109,6 +111,8 @@ pub struct SqliteStore {
     audit_head: std::sync::Mutex<Option<AuditHead>>,
     /// Serializes this store's own audit appends, so that only another process can race one.
     audit_lock: tokio::sync::Mutex<()>,
+    /// The names claimed through this store (see `try_claim`).
+    claims: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -182,6 +186,7 @@ impl SqliteStore {
             readers,
             audit_head: std::sync::Mutex::new(None),
             audit_lock: tokio::sync::Mutex::new(()),
+            claims: Arc::default(),
         })
     }
 
@@ -833,6 +838,23 @@ impl Store for SqliteStore {
             .map(|row| Columns::audit_checkpoint(row, classify))
             .collect()
     }
+    /// Claims are kept in this store's memory: the embedded store serves one process. (Several
+    /// processes on one file do not see each other's claims; their jobs stay correct, and may
+    /// run twice.)
+    async fn try_claim(&self, name: &str) -> Result<Option<Claim>, StoreError> {
+        let mut claims = self
+            .claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !claims.insert(name.to_owned()) {
+            return Ok(None);
+        }
+        Ok(Some(Claim::new(Claimed {
+            name: name.to_owned(),
+            claims: Arc::clone(&self.claims),
+        })))
+    }
+
     async fn count_rows(&self, table: Table) -> Result<u64, StoreError> {
         crate::copy::count_rows(&self.readers, classify, table).await
     }
@@ -862,6 +884,21 @@ impl Store for SqliteStore {
         .await;
         self.forget_audit_head();
         imported
+    }
+}
+
+/// A claim of this store's; dropping it releases the name.
+struct Claimed {
+    name: String,
+    claims: Arc<std::sync::Mutex<HashSet<String>>>,
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        self.claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.name);
     }
 }
 

@@ -951,3 +951,82 @@ async fn an_edited_audit_record_is_found_by_verify() {
     assert_eq!(report.broken.map(|b| b.seq), Some(7));
     store.close().await;
 }
+
+/// Waits (at most 5 s) until `store` can claim `name`, and returns the claim.
+async fn claim_soon(store: &PostgresStore, name: &str) -> signet_core::store::Claim {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(claim) = store.try_claim(name).await.unwrap() {
+            return claim;
+        }
+        assert!(Instant::now() < deadline, "{name} was never released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Claims are shared by every store on a schema (the servers of a cluster), and by no store on
+/// another schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_are_exclusive_across_stores_of_a_schema_only() {
+    let factory = PgFactory::new();
+    let schema = factory.new_schema();
+    let a = factory.open(&schema).await;
+    let b = factory.open(&schema).await;
+    let elsewhere = factory.fresh().await;
+
+    let held = a.try_claim("job:x").await.unwrap().expect("free");
+    assert!(b.try_claim("job:x").await.unwrap().is_none());
+    assert!(
+        a.try_claim("job:x").await.unwrap().is_none(),
+        "not reentrant"
+    );
+    let other = elsewhere.try_claim("job:x").await.unwrap();
+    assert!(other.is_some(), "another schema's claims are its own");
+    drop(held);
+    let _b = claim_soon(&b, "job:x").await;
+    assert!(a.try_claim("job:x").await.unwrap().is_none());
+}
+
+/// When the holder's connection ends (its process died, or an administrator ended it), its
+/// claims go to others at once; the holder reconnects for its next claim, and the release of
+/// a claim it lost does not release the new holder's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claims_of_a_dead_connection_are_released() {
+    let factory = PgFactory::new();
+    let schema = factory.new_schema();
+    let a = factory.open(&schema).await;
+    let b = factory.open(&schema).await;
+    let lost = a.try_claim("job:y").await.unwrap().expect("free");
+
+    let mut raw = factory.raw(&schema).await;
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 \
+         AND ((classid::bigint << 32) | objid::bigint) = \
+             hashtextextended($1 || '/' || $2, $3)",
+    )
+    .bind(&schema)
+    .bind("job:y")
+    .bind(0x5349_474e_4554_434c_i64)
+    .fetch_all(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(pids.len(), 1, "one session holds the claim: {pids:?}");
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pids[0])
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    assert!(ended);
+    raw.close().await.unwrap();
+
+    let taken = claim_soon(&b, "job:y").await;
+    // `a` reconnects for its next claim...
+    let fresh = a.try_claim("job:z").await.unwrap();
+    assert!(fresh.is_some());
+    // ...and releasing what it lost leaves `b`'s claim alone.
+    drop(lost);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(a.try_claim("job:y").await.unwrap().is_none());
+    drop(taken);
+    claim_soon(&a, "job:y").await;
+}

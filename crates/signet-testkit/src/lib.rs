@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: fail loudly
 
+pub mod fixtures;
 pub mod pg;
 pub mod process;
 

@@ -7,11 +7,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use prost::Message;
+use signet_core::domain::{Clock, KeyId, KeyStatus, ManualClock, OperationResult, SystemClock};
+use signet_core::store::{AUDIT_CHECKPOINT_JOB, DESTRUCTION_JOB, Store, operation_claim};
 use signet_crypto::Algorithm;
 use signet_proto::yandex::cloud::access;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
+use signet_store::PostgresStore;
+use signet_testkit::fixtures::interrupted_creation;
 use signet_testkit::pg::{Schema, psql};
-use signet_testkit::{TestServer, openssl_verify};
+use signet_testkit::{TestServer, TestServerBuilder, openssl_verify};
+use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_sign_and_restart_on_postgres() {
@@ -108,14 +113,24 @@ const ONE_SECOND: std::time::Duration = std::time::Duration::from_secs(1);
 /// `n` nodes on the store at `url`, each with its own data directory under `dir`; the first
 /// bootstraps the store, the others share its root key and admin token.
 async fn cluster(dir: &std::path::Path, url: &str, n: usize) -> Vec<TestServer> {
-    let first = TestServer::builder()
+    cluster_with(dir, url, n, |b| b).await
+}
+
+/// Like [`cluster`], each node's builder passed through `configure` first.
+async fn cluster_with(
+    dir: &std::path::Path,
+    url: &str,
+    n: usize,
+    configure: impl Fn(TestServerBuilder) -> TestServerBuilder,
+) -> Vec<TestServer> {
+    let first = configure(TestServer::builder())
         .data_dir(&dir.join("n1"))
         .store(url)
         .start()
         .await;
     let mut nodes = Vec::with_capacity(n);
     for i in 2..=n {
-        let node = TestServer::builder()
+        let node = configure(TestServer::builder())
             .data_dir(&dir.join(format!("n{i}")))
             .root_key_file(&first.dir.join("root.key"))
             .admin_token(&first.token)
@@ -324,4 +339,192 @@ async fn three_nodes_enforce_deactivation_and_binding_removal_within_one_second(
         denied.is_some(),
         "node 3 still allowed a binding removed on node 2 after 1 s"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Background jobs: one node at a time, through claims (`Store::try_claim`).
+
+/// Another process on the cluster's store, whose claims stand for the work of a node.
+async fn other_process(url: &str) -> Arc<dyn Store> {
+    Arc::new(PostgresStore::connect(url).await.unwrap())
+}
+
+/// Interrupted operations are taken over by exactly one node each, also when all nodes look at
+/// once, and not while another process is still working on them (holds their claim).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_operations_are_finished_by_exactly_one_node() {
+    let schema = Schema::fresh("e2e");
+    let url = schema.url();
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = cluster(dir.path(), &url, 3).await;
+    let other = other_process(&url).await;
+    let clock = nodes[0].clock.clone();
+    let mut ops = Vec::new();
+    for _ in 0..12 {
+        ops.push(
+            interrupted_creation(other.as_ref(), clock.now(), Algorithm::EcdsaP256Sha256).await,
+        );
+    }
+    // The other process is still working on the first half.
+    let mut busy = Vec::new();
+    for op in &ops[..6] {
+        busy.push(
+            other
+                .try_claim(&operation_claim(&op.id))
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+
+    let recover_everywhere = async || {
+        let (a, b, c) = tokio::join!(
+            nodes[0].kms().recover_pending_operations(),
+            nodes[1].kms().recover_pending_operations(),
+            nodes[2].kms().recover_pending_operations(),
+        );
+        a.unwrap() + b.unwrap() + c.unwrap()
+    };
+    assert_eq!(
+        recover_everywhere().await,
+        6,
+        "each free operation is taken over once, the claimed ones by nobody"
+    );
+    // That process dies: its work is taken over, once.
+    drop(busy);
+    let mut taken = 0;
+    for _ in 0..100 {
+        taken += recover_everywhere().await;
+        if taken >= 6 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(taken, 6, "the released operations are taken over once each");
+    assert_eq!(recover_everywhere().await, 0, "nothing is left to take");
+
+    for node in &nodes {
+        node.kms().wait_idle().await;
+    }
+    for op in &ops {
+        let done = other.get_operation(&op.id).await.unwrap().unwrap();
+        assert!(matches!(done.result, OperationResult::Key(_)), "{done:?}");
+        let key = other
+            .get_key(&KeyId::from_trusted(op.resource_id.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(key.status, KeyStatus::Active);
+        assert_eq!(key.version, 2, "the key was stored once");
+    }
+}
+
+/// Destruction runs on one node at a time: not while another process holds the job, and at
+/// once when that process dies in the middle of it (its connection, and claim, gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_destruction_job_runs_on_one_node_at_a_time() {
+    let schema = Schema::fresh("e2e");
+    let url = schema.url();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(SystemClock.now());
+    let nodes = cluster_with(dir.path(), &url, 3, |b| {
+        b.clock(clock.clone()).deletion_window("1h")
+    })
+    .await;
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let key = create_key(&nodes[0]).await;
+        nodes[0]
+            .keys()
+            .delete(DeleteAsymmetricSignatureKeyRequest {
+                key_id: key.clone(),
+            })
+            .await
+            .unwrap();
+        keys.push(KeyId::from_trusted(key));
+    }
+    clock.advance(std::time::Duration::from_secs(2 * 3600));
+
+    let other = other_process(&url).await;
+    let job = other.try_claim(DESTRUCTION_JOB).await.unwrap().unwrap();
+    for node in &nodes {
+        assert!(node.kms().destroy_expired_keys().await.unwrap().is_empty());
+    }
+    for key in &keys {
+        assert!(other.get_key(key).await.unwrap().unwrap().sealed.is_some());
+    }
+
+    // The holder dies mid-job: PostgreSQL ends its session, and the job is free.
+    let holder = psql(&format!(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 \
+         AND ((classid::bigint << 32) | objid::bigint) = \
+             hashtextextended('{}/{DESTRUCTION_JOB}', {})",
+        schema.name(),
+        0x5349_474e_4554_434c_i64
+    ));
+    assert_eq!(psql(&format!("SELECT pg_terminate_backend({holder})")), "t");
+    let destroyed = within(ONE_SECOND * 5, async || {
+        let (a, b, c) = tokio::join!(
+            nodes[0].kms().destroy_expired_keys(),
+            nodes[1].kms().destroy_expired_keys(),
+            nodes[2].kms().destroy_expired_keys(),
+        );
+        !(a.unwrap().is_empty() && b.unwrap().is_empty() && c.unwrap().is_empty())
+    })
+    .await;
+    assert!(destroyed.is_some(), "nobody took over the job");
+    for key in &keys {
+        let record = other.get_key(key).await.unwrap().unwrap();
+        assert!(record.sealed.is_none() && record.destroyed_at.is_some());
+    }
+    drop(job);
+}
+
+/// Audit checkpoints are signed by one node at a time: none while another process holds the
+/// job; once it is free, the next checkpoint covers the head of the chain, whichever node
+/// appended it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_checkpoints_are_signed_by_one_node_at_a_time() {
+    let schema = Schema::fresh("e2e");
+    let url = schema.url();
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = cluster_with(dir.path(), &url, 2, |b| b.audit_checkpoint_records(1)).await;
+    let other = other_process(&url).await;
+    let before = other.audit_checkpoints(0, 10_000).await.unwrap().len();
+
+    let job = other
+        .try_claim(AUDIT_CHECKPOINT_JOB)
+        .await
+        .unwrap()
+        .unwrap();
+    for node in &nodes {
+        for _ in 0..3 {
+            let _ = node
+                .keys()
+                .get(GetAsymmetricSignatureKeyRequest {
+                    key_id: "abjnone0000000000000".into(),
+                })
+                .await;
+        }
+    }
+    assert_eq!(
+        other.audit_checkpoints(0, 10_000).await.unwrap().len(),
+        before,
+        "a checkpoint was signed while another process held the job"
+    );
+    drop(job);
+    let signed = within(ONE_SECOND * 5, async || {
+        let _ = nodes[1]
+            .keys()
+            .get(GetAsymmetricSignatureKeyRequest {
+                key_id: "abjnone0000000000000".into(),
+            })
+            .await;
+        let head = other.audit_head().await.unwrap();
+        let last = other.audit_checkpoints(0, 10_000).await.unwrap();
+        // A record appended after the checkpoint (the next call's) may already be there.
+        last.last().is_some_and(|c| c.seq >= head.seq - 1)
+    })
+    .await;
+    assert!(signed.is_some(), "no checkpoint once the job was free");
 }
