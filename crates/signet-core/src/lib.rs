@@ -10,6 +10,8 @@ mod access;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod cache;
+mod changes;
 pub mod copy;
 pub mod domain;
 pub mod error;

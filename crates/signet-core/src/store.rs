@@ -239,6 +239,20 @@ impl std::fmt::Debug for Claim {
     }
 }
 
+/// A change that the caches of other processes sharing the store must not miss (see
+/// [`Store::watch_changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The key was updated (its status, its material, its deletion…).
+    Key(KeyId),
+    /// The access bindings of a target (`BindingTarget::storage_key()`) were replaced.
+    Bindings(String),
+    /// Tokens of the service account were revoked (one of them, or all, with the account).
+    TokensOf(ServiceAccountId),
+    /// Changes may have been missed (the feed was interrupted): every cached entry is suspect.
+    Missed,
+}
+
 /// The claim of the job that destroys the material of keys deleted longer ago than the deletion
 /// window.
 pub const DESTRUCTION_JOB: &str = "job:destroy-expired-keys";
@@ -402,6 +416,16 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// in the normal case; it is not a lock that correctness may rest on: every job must stay
     /// correct if a lost claim lets two run at once (conditional writes settle it).
     async fn try_claim(&self, name: &str) -> Result<Option<Claim>, StoreError>;
+
+    /// A feed of the changes committed through any store on the same database, this one's
+    /// included, for cache invalidation. `None` when the store has no other users to hear from
+    /// (the embedded SQLite store). The feed delivers a change after it is committed; when it
+    /// loses changes (its connection broke) it sends [`Change::Missed`], and it ends when the
+    /// store is dropped. It is an accelerator: caches still expire on their own, so that a lost
+    /// notification cannot leave them stale for longer than their maximum age.
+    async fn watch_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<Change>>, StoreError>;
 
     /// How many rows `table` holds (every key, deleted or destroyed ones included).
     async fn count_rows(&self, table: Table) -> Result<u64, StoreError>;

@@ -322,6 +322,7 @@ async fn finish_open(
             token_lifetime: settings.token_lifetime,
             jwt_audiences,
             cache_max_age: settings.cache_max_age,
+            cache_outage_grace: settings.cache_outage_grace,
             ..KmsSettings::default()
         },
     );
@@ -409,7 +410,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         tracing::info!(resumed, "resuming operations interrupted by the last stop");
     }
 
-    let jobs = crate::jobs::spawn(&kms, settings.destroy_interval);
+    let mut jobs = crate::jobs::spawn(&kms, settings.destroy_interval);
+    jobs.extend(kms.follow_store_changes().await?);
 
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &settings.tls {

@@ -28,6 +28,7 @@ pub struct FileConfig {
     pub token_lifetime: Option<String>,
     pub store: Option<String>,
     pub cache_max_age: Option<String>,
+    pub cache_outage_grace: Option<String>,
     pub audit: Option<String>,
     pub audit_checkpoint_records: Option<u64>,
     pub audit_checkpoint_interval: Option<String>,
@@ -67,6 +68,10 @@ pub struct Settings {
     /// How long cached keys, bindings and tokens are trusted (see `KmsSettings`). Default: no
     /// limit with SQLite (one node), 500 ms with PostgreSQL (the cluster consistency bound).
     pub cache_max_age: Option<Duration>,
+    /// How much longer than `cache_max_age` cached entries may be used while the store cannot be
+    /// reached. Default: 500 ms with PostgreSQL (so that, with the default `cache_max_age`,
+    /// nothing is used longer than the 1 s consistency bound), zero with SQLite.
+    pub cache_outage_grace: Duration,
     /// The audit trail: which calls are recorded, and how often checkpoints are signed.
     pub audit: AuditSettings,
 }
@@ -163,6 +168,7 @@ impl Settings {
             token_lifetime: env("SIGNET_TOKEN_LIFETIME"),
             store: env("SIGNET_STORE"),
             cache_max_age: env("SIGNET_CACHE_MAX_AGE"),
+            cache_outage_grace: env("SIGNET_CACHE_OUTAGE_GRACE"),
             audit: env("SIGNET_AUDIT"),
             audit_checkpoint_records: env("SIGNET_AUDIT_CHECKPOINT_RECORDS")
                 .map(|v| {
@@ -216,6 +222,14 @@ impl Settings {
                 StoreLocation::Postgres(_) => Some(Duration::from_millis(500)),
             },
         };
+        let cache_outage_grace = duration(
+            "cache_outage_grace",
+            merged.cache_outage_grace,
+            match store {
+                StoreLocation::Sqlite => "0s",
+                StoreLocation::Postgres(_) => "500ms",
+            },
+        )?;
         let audit = AuditSettings {
             mode: match merged.audit.as_deref() {
                 None | Some("") => AuditMode::All,
@@ -273,6 +287,7 @@ impl Settings {
             token_lifetime,
             store,
             cache_max_age,
+            cache_outage_grace,
             audit,
         })
     }
@@ -296,6 +311,7 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
         token_lifetime: high.token_lifetime.or(low.token_lifetime),
         store: high.store.or(low.store),
         cache_max_age: high.cache_max_age.or(low.cache_max_age),
+        cache_outage_grace: high.cache_outage_grace.or(low.cache_outage_grace),
         audit: high.audit.or(low.audit),
         audit_checkpoint_records: high
             .audit_checkpoint_records
@@ -420,6 +436,38 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn cache_ages_default_by_store_and_can_be_set() {
+        let sqlite = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(sqlite.cache_max_age, None);
+        assert_eq!(sqlite.cache_outage_grace, Duration::ZERO);
+        let pg = |env: &'static [(&'static str, &'static str)]| {
+            Settings::resolve(
+                None,
+                |k| {
+                    env.iter()
+                        .find(|(name, _)| *name == k)
+                        .map(|(_, v)| (*v).to_owned())
+                },
+                Overrides {
+                    store: Some("postgres://db/signet".into()),
+                    ..Overrides::default()
+                },
+            )
+        };
+        let d = pg(&[]).unwrap();
+        assert_eq!(d.cache_max_age, Some(Duration::from_millis(500)));
+        assert_eq!(d.cache_outage_grace, Duration::from_millis(500));
+        let set = pg(&[
+            ("SIGNET_CACHE_MAX_AGE", "30s"),
+            ("SIGNET_CACHE_OUTAGE_GRACE", "1m"),
+        ])
+        .unwrap();
+        assert_eq!(set.cache_max_age, Some(Duration::from_secs(30)));
+        assert_eq!(set.cache_outage_grace, Duration::from_secs(60));
+        assert!(pg(&[("SIGNET_CACHE_OUTAGE_GRACE", "soon")]).is_err());
     }
 
     #[test]

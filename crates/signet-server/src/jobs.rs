@@ -5,7 +5,7 @@
 //! - **Destruction** of the material of keys deleted longer ago than the deletion window
 //!   (`Kms::destroy_expired_keys`, under the destruction job's claim).
 //! - **Recovery** of interrupted operations (`Kms::recover_pending_operations`, one claim per
-//!   operation): at start (in `app::start`, before serving), and on every pass, so that the
+//!   operation): at start (in `app::start`, before serving), and on every later pass, so that the
 //!   survivors of a cluster finish what a node that died had started, without waiting for it to
 //!   come back.
 //!
@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 pub fn spawn(kms: &Arc<Kms>, every: Duration) -> Vec<JoinHandle<()>> {
     let kms = Arc::clone(kms);
     vec![tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
+        // The first pass comes one interval after the start, which has just recovered.
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;

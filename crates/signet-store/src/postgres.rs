@@ -32,7 +32,7 @@ use signet_core::domain::{
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
 };
 use signet_core::store::{
-    Claim, KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
+    Change, Claim, KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
 };
 use signet_crypto::SealedKey;
 use sqlx::error::{DatabaseError, ErrorKind};
@@ -85,6 +85,7 @@ macro_rules! token_columns {
     };
 }
 
+mod changes;
 mod claims;
 
 /// Tuning for [`PostgresStore::connect_with`]. The defaults suit one server process.
@@ -125,6 +126,10 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Claims (`try_claim`), held on a connection of their own.
     claims: claims::Claims,
+    /// The schema's change notification channel (see `changes`).
+    channel: String,
+    /// Dropped with the store, which stops its change feeds.
+    stop: tokio::sync::watch::Sender<()>,
     host: String,
     port: u16,
     database: Option<String>,
@@ -242,7 +247,19 @@ impl PostgresStore {
             return Err(e);
         }
 
+        let channel: String = match sqlx::query_scalar(changes::CHANNEL_SQL)
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(channel) => channel,
+            Err(e) => {
+                pool.close().await;
+                return Err(map_error(e));
+            }
+        };
         let store = PostgresStore {
+            channel,
+            stop: tokio::sync::watch::channel(()).0,
             claims: claims::Claims::start(
                 connect.clone(),
                 Arc::clone(&session),
@@ -440,11 +457,14 @@ impl Store for PostgresStore {
                         record.id
                     )));
                 }
+                changes::notify(&mut tx, &self.channel, &Change::Key(record.id.clone())).await?;
             }
         }
 
         if let Some(bindings) = write.bindings {
             replace_bindings(&mut tx, bindings.target, bindings.bindings).await?;
+            let change = Change::Bindings(bindings.target.to_owned());
+            changes::notify(&mut tx, &self.channel, &change).await?;
         }
 
         if let Some((op, result)) = &operation {
@@ -661,6 +681,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_error)?;
+        changes::notify(&mut tx, &self.channel, &Change::TokensOf(id.clone())).await?;
         upsert_operation(&mut tx, operation, &result).await?;
         tx.commit().await.map_err(map_error)?;
         Ok(true)
@@ -783,17 +804,22 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_token(&self, sha256_hex: &str, at: Timestamp) -> Result<bool, StoreError> {
-        // PostgreSQL counts every row the WHERE matches, also when COALESCE keeps the old value,
-        // so an already revoked token still reports true and keeps its first revocation time.
-        let done = sqlx::query(
-            "UPDATE iam_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE sha256 = $1",
+        // The UPDATE returns every row its WHERE matches, also when COALESCE keeps the old
+        // value, so an already revoked token still reports true and keeps its first revocation
+        // time. One statement, so the notification commits with the revocation; it names the
+        // account, not the token.
+        let revoked = sqlx::query(
+            "WITH revoked AS (UPDATE iam_tokens SET revoked_at = COALESCE(revoked_at, $2) \
+             WHERE sha256 = $1 RETURNING service_account_id) \
+             SELECT pg_notify($3, 'tokens:' || service_account_id) FROM revoked",
         )
         .bind(sha256_hex)
         .bind(at.as_micros())
-        .execute(&self.pool)
+        .bind(&self.channel)
+        .fetch_all(&self.pool)
         .await
         .map_err(map_error)?;
-        Ok(done.rows_affected() == 1)
+        Ok(revoked.len() == 1)
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<AuditHead, StoreError> {
@@ -981,6 +1007,14 @@ impl Store for PostgresStore {
 
     async fn try_claim(&self, name: &str) -> Result<Option<Claim>, StoreError> {
         self.claims.try_claim(name).await
+    }
+
+    async fn watch_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<Change>>, StoreError> {
+        changes::watch(&self.pool, &self.channel, self.stop.subscribe())
+            .await
+            .map(Some)
     }
 
     async fn count_rows(&self, table: Table) -> Result<u64, StoreError> {

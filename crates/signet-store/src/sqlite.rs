@@ -24,7 +24,7 @@ use signet_core::domain::{
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
 };
 use signet_core::store::{
-    Claim, KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
+    Change, Claim, KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
 };
 use signet_crypto::SealedKey;
 use sqlx::error::{DatabaseError, ErrorKind};
@@ -853,6 +853,13 @@ impl Store for SqliteStore {
             name: name.to_owned(),
             claims: Arc::clone(&self.claims),
         })))
+    }
+
+    /// None: the embedded store has no other server to hear from.
+    async fn watch_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<Change>>, StoreError> {
+        Ok(None)
     }
 
     async fn count_rows(&self, table: Table) -> Result<u64, StoreError> {

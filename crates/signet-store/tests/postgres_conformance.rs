@@ -1030,3 +1030,176 @@ async fn the_claims_of_a_dead_connection_are_released() {
     drop(taken);
     claim_soon(&a, "job:y").await;
 }
+
+/// The next change on `feed`, within 5 s.
+async fn next_change(
+    feed: &mut tokio::sync::mpsc::Receiver<signet_core::store::Change>,
+) -> signet_core::store::Change {
+    tokio::time::timeout(Duration::from_secs(5), feed.recv())
+        .await
+        .expect("no change within 5 s")
+        .expect("the feed ended")
+}
+
+/// The change feed carries every committed change that caches elsewhere must hear of, made
+/// through any store on the schema, and nothing from a failed write or another schema. When
+/// its connection ends it says changes may have been missed, and goes on; it ends with its
+/// store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_carries_committed_changes_of_the_schema() {
+    use signet_core::domain::{AccessBinding, Role, Subject, SubjectType, TokenRecord};
+    use signet_core::store::{BindingsWrite, Change};
+    let factory = PgFactory::new();
+    let schema = factory.new_schema();
+    let writer = factory.open(&schema).await;
+    let reader = factory.open(&schema).await;
+    let elsewhere = factory.fresh().await;
+    let mut feed = reader.watch_changes().await.unwrap().expect("a feed");
+
+    // A key update is heard; its insert needs no notification (nobody has it cached).
+    let key = sample_key("abjfeed", "default");
+    writer.write(insert(&key)).await.unwrap();
+    let v2 = KeyRecord {
+        version: 2,
+        ..key.clone()
+    };
+    let update = |expected_version| Write {
+        key: Some(KeyWrite::Update {
+            record: &v2,
+            expected_version,
+        }),
+        ..Write::default()
+    };
+    writer.write(update(1)).await.unwrap();
+    assert_eq!(next_change(&mut feed).await, Change::Key(key.id.clone()));
+
+    // A write that fails (a stale version) and another schema's writes are not heard: the next
+    // change is the bindings replacement that follows them.
+    assert!(writer.write(update(1)).await.is_err());
+    elsewhere.write(insert(&key)).await.unwrap();
+    elsewhere.write(update(1)).await.unwrap();
+    let target = "key:abjfeed";
+    let bindings = [AccessBinding {
+        role: Role::KmsSigner,
+        subject: Subject {
+            kind: SubjectType::System,
+            id: "allAuthenticatedUsers".into(),
+        },
+    }];
+    writer
+        .write(Write {
+            bindings: Some(BindingsWrite {
+                target,
+                bindings: &bindings,
+            }),
+            ..Write::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next_change(&mut feed).await,
+        Change::Bindings(target.into())
+    );
+
+    // A revocation names the account, not the token; so does an account's deletion.
+    let account = ServiceAccount {
+        id: ServiceAccountId::from_trusted("ajefeed".into()),
+        folder_id: FolderId::from_trusted("default".into()),
+        created_at: Timestamp::from_micros(T0),
+        name: "feed".into(),
+        description: String::new(),
+        labels: Labels::default(),
+    };
+    writer
+        .insert_service_account(&account, &sample_operation("abjopfeed", "ajefeed", T0))
+        .await
+        .unwrap();
+    let hash = "ab".repeat(32);
+    writer
+        .insert_token(&TokenRecord {
+            sha256_hex: hash.clone(),
+            service_account_id: account.id.clone(),
+            created_at: Timestamp::from_micros(T0),
+            expires_at: Timestamp::from_micros(T0 + 1_000_000),
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        writer
+            .revoke_token(&hash, Timestamp::from_micros(T0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        next_change(&mut feed).await,
+        Change::TokensOf(account.id.clone())
+    );
+    assert!(
+        writer
+            .delete_service_account(
+                &account.id,
+                Timestamp::from_micros(T0),
+                &sample_operation("abjopfeed2", "ajefeed", T0)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        next_change(&mut feed).await,
+        Change::TokensOf(account.id.clone())
+    );
+
+    // Its connection ends: changes may have been missed; later ones are heard again.
+    let mut raw = factory.raw(&schema).await;
+    let channel: String = sqlx::query_scalar(
+        "SELECT 'signet_changes_' || left(md5(coalesce(current_schema(), '')), 16)",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
+    )
+    .bind(format!("LISTEN \"{channel}\""))
+    .fetch_all(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(ended, vec![true], "one session listens");
+    raw.close().await.unwrap();
+    assert_eq!(next_change(&mut feed).await, Change::Missed);
+    let mut heard = false;
+    for version in 3..50 {
+        let next = KeyRecord {
+            version,
+            ..key.clone()
+        };
+        writer
+            .write(Write {
+                key: Some(KeyWrite::Update {
+                    record: &next,
+                    expected_version: version - 1,
+                }),
+                ..Write::default()
+            })
+            .await
+            .unwrap();
+        match tokio::time::timeout(Duration::from_millis(200), feed.recv()).await {
+            Ok(Some(Change::Key(id))) if id == key.id => {
+                heard = true;
+                break;
+            }
+            Ok(Some(Change::Missed)) | Err(_) => {} // still reconnecting
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(heard, "no change was heard after the reconnection");
+
+    // The feed ends with its store.
+    drop(reader);
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while feed.recv().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the feed outlived its store");
+}

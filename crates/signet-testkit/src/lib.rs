@@ -57,6 +57,8 @@ pub struct TestServerBuilder {
     admin_token: Option<String>,
     audit: Option<String>,
     audit_checkpoint_records: Option<u64>,
+    cache_max_age: Option<String>,
+    cache_outage_grace: Option<String>,
 }
 
 impl TestServerBuilder {
@@ -69,6 +71,19 @@ impl TestServerBuilder {
     /// Sign an audit checkpoint every `n` records (default 1000).
     pub fn audit_checkpoint_records(mut self, n: u64) -> Self {
         self.audit_checkpoint_records = Some(n);
+        self
+    }
+
+    /// How long cached keys, bindings and tokens are trusted (`cache_max_age`, e.g. `30s`).
+    pub fn cache_max_age(mut self, age: &str) -> Self {
+        self.cache_max_age = Some(age.to_owned());
+        self
+    }
+
+    /// How much longer cached entries may be used while the store is unreachable
+    /// (`cache_outage_grace`).
+    pub fn cache_outage_grace(mut self, grace: &str) -> Self {
+        self.cache_outage_grace = Some(grace.to_owned());
         self
     }
 
@@ -135,6 +150,8 @@ impl TestServerBuilder {
                 store: self.store.clone(),
                 audit: self.audit.clone(),
                 audit_checkpoint_records: self.audit_checkpoint_records,
+                cache_max_age: self.cache_max_age.clone(),
+                cache_outage_grace: self.cache_outage_grace.clone(),
                 ..Overrides::default()
             },
         )
@@ -228,6 +245,8 @@ impl TestServer {
             admin_token: None,
             audit: None,
             audit_checkpoint_records: None,
+            cache_max_age: None,
+            cache_outage_grace: None,
         }
     }
 
