@@ -8,7 +8,6 @@
 use crate::auth::{self, Authorized, Decision, Permission, Principal, Resource};
 use crate::cache::{CachePolicy, Cached, Stamp};
 use crate::domain::{AccessBinding, BindingTarget, ServiceAccountId, TokenRecord};
-use crate::store::StoreError;
 use crate::{CoreError, Kms};
 use lru::LruCache;
 use parking_lot::Mutex;
@@ -106,20 +105,6 @@ impl AccessCache {
     }
 }
 
-/// What the store returned, or, when it cannot be reached, the stale entry if there is one
-/// (see [`CachePolicy`]). The flag says whether the value came from the store (and may be
-/// cached afresh): a stale entry must not be, or an outage would keep it alive for good.
-fn or_stale<T>(loaded: Result<T, StoreError>, stale: Option<T>) -> Result<(T, bool), CoreError> {
-    match (loaded, stale) {
-        (Ok(value), _) => Ok((value, true)),
-        (Err(StoreError::Unavailable(e)), Some(stale)) => {
-            tracing::debug!(error = %e, "the store is unavailable; using a stale cache entry");
-            Ok((stale, false))
-        }
-        (Err(e), _) => Err(e.into()),
-    }
-}
-
 impl Kms {
     /// Authenticates the value of an `authorization` header: the admin token (compared in
     /// constant time with its stored hash), or an unexpired, unrevoked IAM token (looked up by its
@@ -137,8 +122,11 @@ impl Kms {
             Cached::Fresh(record) => record,
             cached => {
                 let epoch = self.access.epoch.load(Ordering::SeqCst);
-                let (found, loaded) =
-                    or_stale(self.store.get_token(&hash).await, cached.any().map(Some))?;
+                let load = async { Ok(self.store.get_token(&hash).await?) };
+                let (found, loaded) = self
+                    .cache_policy
+                    .reload(cached.any().map(Some), load)
+                    .await?;
                 let Some(record) = found else {
                     return Err(auth::BAD_TOKEN);
                 };
@@ -166,10 +154,8 @@ impl Kms {
             cached => cached.any(),
         };
         let epoch = self.access.epoch.load(Ordering::SeqCst);
-        let (bindings, loaded) = or_stale(
-            self.store.get_access_bindings(&key).await.map(Arc::new),
-            stale,
-        )?;
+        let load = async { Ok(Arc::new(self.store.get_access_bindings(&key).await?)) };
+        let (bindings, loaded) = self.cache_policy.reload(stale, load).await?;
         if loaded {
             self.access
                 .remember(&self.access.bindings, key, Arc::clone(&bindings), epoch);

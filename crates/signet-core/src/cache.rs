@@ -11,11 +11,15 @@
 //!
 //! An expired entry is reloaded. If the store cannot be reached, it may still be used while it
 //! is younger than `max_age + outage_grace` (**stale**): signing goes on through a short store
-//! outage. By default `max_age + outage_grace` is the consistency bound itself, so nothing is
+//! outage. Once a reload has found the store unreachable, callers with a stale entry use it at
+//! once, rather than each waiting for the store's timeout, until the store is seen again (by
+//! any successful load, or by the probe that `Kms::follow_store_changes` runs meanwhile). By default `max_age + outage_grace` is the consistency bound itself, so nothing is
 //! used longer than the bound promises; an operator may trade a longer grace (signing through
 //! longer outages) for a longer bound while a node is cut off from the database.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::CoreError;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The trust policy of a cache.
@@ -25,6 +29,9 @@ pub struct CachePolicy {
     outage_grace: Duration,
     /// Bumped when changes may have been missed: entries of an older generation are expired.
     generation: AtomicU64,
+    /// The last load found the store unreachable: callers with a stale entry use it without
+    /// trying the store.
+    store_down: AtomicBool,
 }
 
 /// When and in which generation an entry was loaded.
@@ -51,6 +58,7 @@ impl CachePolicy {
             max_age,
             outage_grace,
             generation: AtomicU64::new(0),
+            store_down: AtomicBool::new(false),
         }
     }
 
@@ -84,6 +92,59 @@ impl CachePolicy {
     /// Expires every entry loaded so far (changes may have been missed).
     pub fn expire_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl CachePolicy {
+    /// Reloads an entry with `load`, or returns `stale` (the expired entry, if the caller has
+    /// one) when the store cannot be reached, or could not be at the last load. The flag says whether the value was loaded (and
+    /// may be cached afresh; a stale one must not be, or an outage would keep it alive for
+    /// good).
+    pub(crate) async fn reload<T, F>(
+        &self,
+        stale: Option<T>,
+        load: F,
+    ) -> Result<(T, bool), CoreError>
+    where
+        F: Future<Output = Result<T, CoreError>>,
+    {
+        match stale {
+            Some(stale) if self.store_down.load(Ordering::SeqCst) => Ok((stale, false)),
+            stale => self.load_or(stale, load).await,
+        }
+    }
+
+    /// Whether the last load found the store unreachable.
+    pub fn store_down(&self) -> bool {
+        self.store_down.load(Ordering::SeqCst)
+    }
+
+    /// The store answered: stale entries are no longer used in place of loads.
+    pub fn store_up(&self) {
+        self.store_down.store(false, Ordering::SeqCst);
+    }
+
+    async fn load_or<T, F>(&self, stale: Option<T>, load: F) -> Result<(T, bool), CoreError>
+    where
+        F: Future<Output = Result<T, CoreError>>,
+    {
+        match (load.await, stale) {
+            (Ok(value), _) => {
+                self.store_up();
+                Ok((value, true))
+            }
+            (Err(CoreError::Unavailable(e)), stale) => {
+                self.store_down.store(true, Ordering::SeqCst);
+                match stale {
+                    Some(stale) => {
+                        tracing::debug!(error = %e, "the store is unreachable; using a stale cache entry");
+                        Ok((stale, false))
+                    }
+                    None => Err(CoreError::Unavailable(e)),
+                }
+            }
+            (Err(e), _) => Err(e),
+        }
     }
 }
 
@@ -143,6 +204,48 @@ mod tests {
                 .classify_aged(Duration::from_secs(61), 0, ())
                 .is_none()
         );
+    }
+
+    fn unreachable() -> CoreError {
+        CoreError::Unavailable(crate::store::StoreError::Unavailable("down".into()))
+    }
+
+    #[tokio::test]
+    async fn a_stale_entry_stands_in_only_while_the_store_is_unreachable() {
+        let policy = CachePolicy::new(Some(500 * MS), 500 * MS);
+        // Loaded: fresh value, to be cached.
+        let got = policy.reload(Some(1), async { Ok(2) }).await.unwrap();
+        assert_eq!(got, (2, true));
+        // Unreachable: the stale value, not to be cached; without one, UNAVAILABLE.
+        assert!(matches!(
+            policy
+                .reload(None::<i32>, async { Err(unreachable()) })
+                .await,
+            Err(CoreError::Unavailable(_))
+        ));
+        let got = policy.reload(Some(1), async { Err(unreachable()) }).await;
+        assert_eq!(got.unwrap(), (1, false));
+        assert!(policy.store_down());
+        // While it is down, a caller with a stale entry does not wait for the store.
+        let got = policy
+            .reload(Some(1), async { panic!("the store was tried") })
+            .await;
+        assert_eq!(got.unwrap(), (1, false));
+        // Other errors are errors, stale entry or not.
+        policy.store_up();
+        assert!(matches!(
+            policy
+                .reload(Some(1), async { Err(CoreError::PermissionDenied) })
+                .await,
+            Err(CoreError::PermissionDenied)
+        ));
+        // A load without a stale entry (a control-plane call) that succeeds clears it too.
+        let _ = policy.reload(Some(1), async { Err(unreachable()) }).await;
+        assert_eq!(
+            policy.reload(None, async { Ok(3) }).await.unwrap(),
+            (3, true)
+        );
+        assert!(!policy.store_down());
     }
 
     #[test]

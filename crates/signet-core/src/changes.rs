@@ -1,6 +1,7 @@
 //! Following the store's change feed ([`Store::watch_changes`]): changes committed by other
 //! servers sharing the store invalidate this one's caches as soon as they are heard of, well
-//! within the caches' maximum age (which stays the safety net).
+//! within the caches' maximum age (which stays the safety net). The same task notices when an
+//! unreachable store is back.
 //!
 //! [`Store::watch_changes`]: crate::store::Store::watch_changes
 
@@ -8,6 +9,9 @@ use crate::Kms;
 use crate::store::Change;
 use std::sync::{Arc, Weak};
 use tokio::task::JoinHandle;
+
+/// How often the store is tried while it is unreachable.
+const STORE_PROBE: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Kms {
     /// Starts applying the store's change feed to the caches, if the store has one. The task
@@ -20,13 +24,40 @@ impl Kms {
         };
         let kms: Weak<Kms> = Arc::downgrade(self);
         Ok(Some(tokio::spawn(async move {
-            while let Some(change) = feed.recv().await {
-                let Some(kms) = kms.upgrade() else {
-                    return;
-                };
-                kms.apply_change(&change);
+            let mut probe = tokio::time::interval(STORE_PROBE);
+            probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    change = feed.recv() => {
+                        let (Some(change), Some(kms)) = (change, kms.upgrade()) else {
+                            return;
+                        };
+                        kms.apply_change(&change);
+                    }
+                    _ = probe.tick() => {
+                        let Some(kms) = kms.upgrade() else {
+                            return;
+                        };
+                        kms.probe_store().await;
+                    }
+                }
             }
         })))
+    }
+
+    /// While the caches use stale entries because the store was unreachable, finds out whether
+    /// it is back (so that callers do not each wait for the store's timeout to find out).
+    async fn probe_store(&self) {
+        if self.cache_policy.store_down()
+            && self
+                .store
+                .get_meta(crate::bootstrap::META_ROOT_KEY_CHECK)
+                .await
+                .is_ok()
+        {
+            tracing::info!("the store is reachable again");
+            self.cache_policy.store_up();
+        }
     }
 
     /// Invalidates what `change` makes stale.

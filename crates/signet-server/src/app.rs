@@ -235,7 +235,7 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServeErro
             )
         }
         StoreLocation::Postgres(url) => Arc::new(
-            signet_store::PostgresStore::connect(url)
+            crate::store_url::connect_postgres(url, settings.store_timeout)
                 .await
                 .map_err(ServeError::Store)?,
         ),
@@ -279,7 +279,7 @@ async fn open(
             return finish_open(settings, clock, Arc::new(store), root, jwt_audiences).await;
         }
         StoreLocation::Postgres(url) => Arc::new(
-            signet_store::PostgresStore::connect(url)
+            crate::store_url::connect_postgres(url, settings.store_timeout)
                 .await
                 .map_err(ServeError::Store)?,
         ),

@@ -5,10 +5,25 @@
 
 use crate::app::DB_FILE;
 use signet_core::store::{Store, StoreError};
-use signet_store::{PostgresStore, SqliteStore};
+use signet_store::{PostgresOptions, PostgresStore, SqliteStore};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Connects to the PostgreSQL store at `url`; a call waits at most `timeout` for a database
+/// connection (a free one, or a new one while the database is unreachable) before it fails
+/// with UNAVAILABLE.
+pub async fn connect_postgres(url: &str, timeout: Duration) -> Result<PostgresStore, StoreError> {
+    PostgresStore::connect_with(
+        url,
+        &PostgresOptions {
+            acquire_timeout: timeout,
+            ..PostgresOptions::default()
+        },
+    )
+    .await
+}
 
 /// Where a store is.
 #[derive(Clone, PartialEq, Eq)]

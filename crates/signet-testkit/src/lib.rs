@@ -2,7 +2,8 @@
 //! server in-process on a loopback port with a temporary data directory and a controllable
 //! clock, and hands out authenticated gRPC clients. Also helpers to find the test-only tools
 //! (Python venv, `openssl`) and verify signatures with them; a fresh PostgreSQL schema per test
-//! ([`pg`]); `signet serve` as a child process that tests can kill ([`process`]).
+//! ([`pg`]); `signet serve` as a child process that tests can kill ([`process`]); a TCP proxy
+//! that tests cut to make the database unreachable ([`proxy`]).
 //!
 //! The end-to-end suite lives in this crate's `tests/`.
 
@@ -11,6 +12,7 @@
 pub mod fixtures;
 pub mod pg;
 pub mod process;
+pub mod proxy;
 
 use signet_core::domain::{Clock, ManualClock, SystemClock};
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_crypto_service_client::AsymmetricSignatureCryptoServiceClient;
@@ -59,6 +61,7 @@ pub struct TestServerBuilder {
     audit_checkpoint_records: Option<u64>,
     cache_max_age: Option<String>,
     cache_outage_grace: Option<String>,
+    store_timeout: Option<String>,
 }
 
 impl TestServerBuilder {
@@ -84,6 +87,12 @@ impl TestServerBuilder {
     /// (`cache_outage_grace`).
     pub fn cache_outage_grace(mut self, grace: &str) -> Self {
         self.cache_outage_grace = Some(grace.to_owned());
+        self
+    }
+
+    /// How long a call waits for a PostgreSQL connection (`store_timeout`).
+    pub fn store_timeout(mut self, timeout: &str) -> Self {
+        self.store_timeout = Some(timeout.to_owned());
         self
     }
 
@@ -152,6 +161,7 @@ impl TestServerBuilder {
                 audit_checkpoint_records: self.audit_checkpoint_records,
                 cache_max_age: self.cache_max_age.clone(),
                 cache_outage_grace: self.cache_outage_grace.clone(),
+                store_timeout: self.store_timeout.clone(),
                 ..Overrides::default()
             },
         )
@@ -247,6 +257,7 @@ impl TestServer {
             audit_checkpoint_records: None,
             cache_max_age: None,
             cache_outage_grace: None,
+            store_timeout: None,
         }
     }
 

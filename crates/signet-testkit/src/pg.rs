@@ -10,6 +10,43 @@ pub fn base_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// The test database server's address (host and port of [`base_url`]; `127.0.0.1:5432` by
+/// default).
+pub fn server_addr() -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    let (_, authority) = split_authority(&base_url());
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority.as_str(), |(_, h)| h);
+    let host_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    host_port.to_socket_addrs().unwrap().next().unwrap()
+}
+
+/// [`base_url`] with its host and port replaced by `addr` (e.g. a proxy's).
+pub fn base_url_via(addr: std::net::SocketAddr) -> String {
+    let url = base_url();
+    let (scheme_and_rest, authority) = split_authority(&url);
+    let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
+    let rest = &url[scheme_and_rest.len() + authority.len()..];
+    format!(
+        "{scheme_and_rest}{}{addr}{rest}",
+        userinfo.unwrap_or_default()
+    )
+}
+
+/// `("postgres://", "user@host:port")` of a URL.
+fn split_authority(url: &str) -> (String, String) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
+    (url[..start].to_owned(), url[start..end].to_owned())
+}
+
 /// Runs `sql` with `psql` on the test database; panics with psql's error if it fails.
 pub fn psql(sql: &str) -> String {
     let out = Command::new("psql")

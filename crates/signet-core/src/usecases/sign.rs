@@ -78,21 +78,24 @@ impl Kms {
             Cached::Missing => None,
         };
         let epoch = self.vault.epoch();
-        let record = match (self.visible_key(id).await, stale) {
-            (Ok(record), stale) => {
-                if let Some(key) = stale.filter(|k| k.meta.version == record.version) {
-                    // Unchanged since it was cached: trust it again without unsealing.
-                    self.vault.renew(&key, epoch);
-                    return self.usable(principal, key).await;
-                }
-                record
-            }
-            (Err(CoreError::Unavailable(e)), Some(key)) => {
-                tracing::debug!(error = %e, "the store is unavailable; signing with a stale cached key");
-                return self.usable(principal, key).await;
-            }
-            (Err(e), _) => return Err(e),
+        let loaded = self
+            .cache_policy
+            .reload(stale.clone().map(Reload::Cached), async {
+                self.visible_key(id)
+                    .await
+                    .map(|r| Reload::Stored(Box::new(r)))
+            })
+            .await?;
+        let record = match loaded {
+            // The store could not be reached: the stale key, within the outage grace.
+            (Reload::Cached(key), _) => return self.usable(principal, key).await,
+            (Reload::Stored(record), _) => *record,
         };
+        if let Some(key) = stale.filter(|k| k.meta.version == record.version) {
+            // Unchanged since it was cached: trust it again without unsealing.
+            self.vault.renew(&key, epoch);
+            return self.usable(principal, key).await;
+        }
         let proof = self
             .authorize::<UseKey>(
                 principal,
@@ -128,6 +131,12 @@ impl Kms {
             .await?;
         active(key, proof)
     }
+}
+
+/// A key to sign with: one the store returned, or the stale cached one.
+enum Reload {
+    Stored(Box<crate::domain::KeyRecord>),
+    Cached(Arc<LoadedKey>),
 }
 
 /// The key and its proof if the key is ACTIVE.
