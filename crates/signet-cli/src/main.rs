@@ -4,6 +4,7 @@
 mod audit;
 mod bench;
 mod client;
+mod copy_store;
 mod devcert;
 mod iam;
 mod serve;
@@ -56,6 +57,8 @@ enum Command {
     },
 }
 
+// Parsed once per run: the size of the larger variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
     /// Restore a deleted key whose material has not been destroyed yet.
@@ -65,6 +68,9 @@ enum AdminCommand {
         #[command(flatten)]
         data: serve::ServeArgs,
     },
+    /// Copy a deployment into a new, empty store (e.g. SQLite to PostgreSQL), with a progress
+    /// bar. Sealed key material is copied as it is: the new store needs the same root key.
+    CopyStore(copy_store::CopyStoreArgs),
 }
 
 /// Runs a server-side future on a multi-threaded runtime.
@@ -88,6 +94,9 @@ fn main() -> ExitCode {
         Command::Admin {
             command: AdminCommand::RestoreKey { key_id, data },
         } => block_on(serve::restore_key(data, key_id)),
+        Command::Admin {
+            command: AdminCommand::CopyStore(args),
+        } => block_on(copy_store::run(args)),
         Command::Kms(cmd) => client::execute(&cli.client, cmd),
         Command::Iam(cmd) => client::execute_command(&cli.client, cmd),
         Command::ResourceManager(cmd) => client::execute_command(&cli.client, cmd),

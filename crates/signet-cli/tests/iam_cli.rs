@@ -4,55 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
+use signet_testkit::process::ServeProcess as Server;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 const SIGNET: &str = env!("CARGO_BIN_EXE_signet");
 const KEY: &str = "asymmetric-signature-key";
 const CRYPTO: &str = "asymmetric-signature-crypto";
 const SIGNER: &str = "kms.asymmetricSignatureKeys.signer";
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(SIGNET)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut addr = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(a) = line.strip_prefix("signet listening on ") {
-                addr = Some(a.trim().to_owned());
-                break;
-            }
-        }
-        Server {
-            child,
-            addr: addr.expect("the server never said it was listening"),
-        }
-    }
-
-    fn port(&self) -> &str {
-        self.addr.rsplit_once(':').unwrap().1
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `signet serve` on `data_dir` (with `extra` flags), as a child process.
+fn start(data_dir: &Path, extra: &[&str]) -> Server {
+    Server::start(Path::new(SIGNET), data_dir, extra)
 }
 
 /// `signet --endpoint ADDR --insecure <args>` with `SIGNET_TOKEN=token`, `input` on stdin.
@@ -104,7 +68,7 @@ fn json(text: &str) -> serde_json::Value {
 fn a_service_account_signs_only_while_bound_and_until_its_token_is_revoked() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("signet-data");
-    let server = Server::start(&data, &[]);
+    let server = start(&data, &[]);
     let admin = std::fs::read_to_string(data.join("admin-token"))
         .unwrap()
         .trim()
@@ -380,7 +344,7 @@ fn a_service_account_signs_only_while_bound_and_until_its_token_is_revoked() {
 fn folder_bindings_grant_on_every_key_in_the_folder() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("signet-data");
-    let server = Server::start(&data, &[]);
+    let server = start(&data, &[]);
     let admin = std::fs::read_to_string(data.join("admin-token"))
         .unwrap()
         .trim()
@@ -561,7 +525,7 @@ fn tls_with_a_dev_cert_ca_and_not_without_it() {
     assert!(String::from_utf8_lossy(&again.stderr).starts_with("ERROR: refusing to overwrite"));
 
     let data = dir.path().join("signet-data");
-    let server = Server::start(
+    let server = start(
         &data,
         &[
             "--tls-cert",

@@ -1,16 +1,19 @@
 //! Authentication of tokens and authorization decisions, with the caches that keep both off the
 //! database on the sign path. Both caches are invalidated by the writes that change what they
 //! hold (binding changes, token revocation, service account deletion), before those writes'
-//! operations are reported done.
+//! operations are reported done, and by the store's change feed for writes made elsewhere. How
+//! long an entry is trusted is the [`CachePolicy`]'s; a load that raced with an invalidation is
+//! not cached.
 
 use crate::auth::{self, Authorized, Decision, Permission, Principal, Resource};
+use crate::cache::{CachePolicy, Cached, Stamp};
 use crate::domain::{AccessBinding, BindingTarget, ServiceAccountId, TokenRecord};
 use crate::{CoreError, Kms};
 use lru::LruCache;
 use parking_lot::Mutex;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const CACHE_ENTRIES: usize = 100_000;
 
@@ -20,15 +23,17 @@ fn cache<K: std::hash::Hash + Eq, V>() -> Mutex<LruCache<K, V>> {
     ))
 }
 
-/// Bindings and tokens, cached.
 /// A cache whose entries remember when they were loaded.
-type Timed<V> = Mutex<LruCache<String, (Instant, V)>>;
+type Timed<V> = Mutex<LruCache<String, (Stamp, V)>>;
 
+/// Bindings and tokens, cached.
 pub struct AccessCache {
     bindings: Timed<Arc<Vec<AccessBinding>>>,
     tokens: Timed<TokenRecord>,
-    /// As for the key vault: entries older than this are reloaded (shared stores).
-    max_age: Option<Duration>,
+    policy: Arc<CachePolicy>,
+    /// Bumped by every invalidation; a load that saw another value when it started is not
+    /// cached (as in the key vault).
+    epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for AccessCache {
@@ -38,29 +43,57 @@ impl std::fmt::Debug for AccessCache {
 }
 
 impl AccessCache {
-    pub fn new(max_age: Option<Duration>) -> AccessCache {
+    pub fn new(policy: Arc<CachePolicy>) -> AccessCache {
         AccessCache {
             bindings: cache(),
             tokens: cache(),
-            max_age,
+            policy,
+            epoch: AtomicU64::new(0),
         }
     }
 
-    fn fresh(&self, at: &Instant) -> bool {
-        self.max_age.is_none_or(|m| at.elapsed() < m)
+    fn lookup<V: Clone>(&self, cache: &Timed<V>, key: &str) -> Cached<V> {
+        let mut cache = cache.lock();
+        let found = cache
+            .get(key)
+            .and_then(|(stamp, value)| self.policy.classify(stamp, value.clone()));
+        found.unwrap_or_else(|| {
+            cache.pop(key);
+            Cached::Missing
+        })
+    }
+
+    /// Caches `value`, loaded after `epoch_at_read`, unless an invalidation happened since.
+    fn remember<V>(&self, cache: &Timed<V>, key: String, value: V, epoch_at_read: u64) {
+        let mut cache = cache.lock();
+        if self.epoch.load(Ordering::SeqCst) == epoch_at_read {
+            cache.put(key, (self.policy.stamp(), value));
+        }
+    }
+
+    fn forget<V>(&self, cache: &Timed<V>, key: &str) {
+        let mut cache = cache.lock();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        cache.pop(key);
     }
 
     pub fn invalidate_bindings(&self, target: &BindingTarget) {
-        self.bindings.lock().pop(&target.storage_key());
+        self.invalidate_bindings_of(&target.storage_key());
+    }
+
+    /// Like [`AccessCache::invalidate_bindings`], by `BindingTarget::storage_key()`.
+    pub fn invalidate_bindings_of(&self, storage_key: &str) {
+        self.forget(&self.bindings, storage_key);
     }
 
     pub fn invalidate_token(&self, sha256_hex: &str) {
-        self.tokens.lock().pop(sha256_hex);
+        self.forget(&self.tokens, sha256_hex);
     }
 
     /// Drops every cached token of a service account.
     pub fn invalidate_tokens_of(&self, account: &ServiceAccountId) {
         let mut tokens = self.tokens.lock();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         let stale: Vec<String> = tokens
             .iter()
             .filter(|(_, (_, t))| &t.service_account_id == account)
@@ -85,24 +118,23 @@ impl Kms {
             return Err(auth::BAD_TOKEN);
         }
         let hash = auth::token_hash_hex(token);
-        let cached = {
-            let mut tokens = self.access.tokens.lock();
-            match tokens.get(&hash) {
-                Some((at, r)) if self.access.fresh(at) => Some(r.clone()),
-                _ => None,
-            }
-        };
-        let record = match cached {
-            Some(r) => r,
-            None => {
-                let Some(r) = self.store.get_token(&hash).await? else {
+        let record = match self.access.lookup(&self.access.tokens, &hash) {
+            Cached::Fresh(record) => record,
+            cached => {
+                let epoch = self.access.epoch.load(Ordering::SeqCst);
+                let load = async { Ok(self.store.get_token(&hash).await?) };
+                let (found, loaded) = self
+                    .cache_policy
+                    .reload(cached.any().map(Some), load)
+                    .await?;
+                let Some(record) = found else {
                     return Err(auth::BAD_TOKEN);
                 };
-                self.access
-                    .tokens
-                    .lock()
-                    .put(hash, (Instant::now(), r.clone()));
-                r
+                if loaded {
+                    self.access
+                        .remember(&self.access.tokens, hash, record.clone(), epoch);
+                }
+                record
             }
         };
         if record.revoked_at.is_some() || record.expires_at <= self.clock.now() {
@@ -117,20 +149,18 @@ impl Kms {
         target: &BindingTarget,
     ) -> Result<Arc<Vec<AccessBinding>>, CoreError> {
         let key = target.storage_key();
-        {
-            let mut bindings = self.access.bindings.lock();
-            if let Some((at, b)) = bindings.get(&key)
-                && self.access.fresh(at)
-            {
-                return Ok(Arc::clone(b));
-            }
+        let stale = match self.access.lookup(&self.access.bindings, &key) {
+            Cached::Fresh(bindings) => return Ok(bindings),
+            cached => cached.any(),
+        };
+        let epoch = self.access.epoch.load(Ordering::SeqCst);
+        let load = async { Ok(Arc::new(self.store.get_access_bindings(&key).await?)) };
+        let (bindings, loaded) = self.cache_policy.reload(stale, load).await?;
+        if loaded {
+            self.access
+                .remember(&self.access.bindings, key, Arc::clone(&bindings), epoch);
         }
-        let loaded = Arc::new(self.store.get_access_bindings(&key).await?);
-        self.access
-            .bindings
-            .lock()
-            .put(key, (Instant::now(), Arc::clone(&loaded)));
-        Ok(loaded)
+        Ok(bindings)
     }
 
     /// Decides whether `principal` may do `P` on `resource`, returning the proof. A caller with

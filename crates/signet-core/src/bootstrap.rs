@@ -3,7 +3,7 @@
 
 use crate::CoreError;
 use crate::auth::{Authenticator, NewToken, mint_admin_token, token_hash_hex};
-use crate::store::Store;
+use crate::store::{Store, Table};
 use signet_crypto::RootKey;
 
 /// Meta entry holding the root key's check value.
@@ -19,6 +19,13 @@ pub enum BootstrapError {
          with the root key this store was created with; nothing was changed"
     )]
     RootKeyMismatch { stored: String, given: String },
+    #[error(
+        "the store holds {rows} rows of {} but was never initialized (it has no root key check \
+         value): is it the target of a `signet admin copy-store` that did not finish? Drop it and \
+         copy again; nothing was changed",
+        .table.name()
+    )]
+    Uninitialized { table: Table, rows: u64 },
     #[error(transparent)]
     Core(#[from] CoreError),
 }
@@ -32,7 +39,8 @@ pub struct Bootstrapped {
 }
 
 /// Checks that `root` is the root key this store belongs to (recording it on first start), and
-/// creates the admin token if there is none. Refuses, writing nothing, on a root key mismatch.
+/// creates the admin token if there is none. Refuses, writing nothing, on a root key mismatch,
+/// and on a store that holds data but was never initialized.
 pub async fn bootstrap(store: &dyn Store, root: &RootKey) -> Result<Bootstrapped, BootstrapError> {
     let given = root.check_value();
     let stored = match store
@@ -42,6 +50,18 @@ pub async fn bootstrap(store: &dyn Store, root: &RootKey) -> Result<Bootstrapped
     {
         Some(v) => v,
         None => {
+            // A store with data but no root key check value was filled by a copy that did not
+            // finish (copies write the deployment facts last): tying it to this root key now
+            // would make its keys unusable for good.
+            for table in Table::COPY_ORDER {
+                if table == Table::Meta {
+                    continue;
+                }
+                let rows = store.count_rows(table).await.map_err(CoreError::from)?;
+                if rows > 0 {
+                    return Err(BootstrapError::Uninitialized { table, rows });
+                }
+            }
             store
                 .put_meta_if_absent(META_ROOT_KEY_CHECK, &given)
                 .await

@@ -2,6 +2,7 @@
 //! under `usecases/`.
 
 use crate::auth::{Authenticator, Principal};
+use crate::cache::CachePolicy;
 use crate::domain::Clock;
 use crate::store::Store;
 use crate::vault::KeyVault;
@@ -28,6 +29,9 @@ pub struct KmsSettings {
     /// caches); with a store shared by several nodes it is the bound on how long a change made
     /// elsewhere (deactivation, deletion, binding change, revocation) can go unseen here.
     pub cache_max_age: Option<Duration>,
+    /// How much longer than `cache_max_age` a cached entry may still be used while the store
+    /// cannot be reached (see [`crate::cache::CachePolicy`]).
+    pub cache_outage_grace: Duration,
 }
 
 /// The audience Yandex's own SDKs put in JWTs by default.
@@ -47,6 +51,7 @@ impl Default for KmsSettings {
             jwt_audiences: vec![CANONICAL_JWT_AUDIENCE.to_owned()],
             jwt_leeway: Duration::from_secs(300),
             cache_max_age: None,
+            cache_outage_grace: Duration::ZERO,
         }
     }
 }
@@ -58,6 +63,7 @@ pub struct Kms {
     pub(crate) vault: KeyVault,
     pub(crate) authenticator: Authenticator,
     pub(crate) access: crate::access::AccessCache,
+    pub(crate) cache_policy: Arc<CachePolicy>,
     pub(crate) settings: KmsSettings,
     /// Serializes read-modify-write changes of access bindings on this node.
     pub(crate) bindings_lock: tokio::sync::Mutex<()>,
@@ -73,12 +79,17 @@ impl Kms {
         authenticator: Authenticator,
         settings: KmsSettings,
     ) -> Arc<Kms> {
+        let policy = Arc::new(CachePolicy::new(
+            settings.cache_max_age,
+            settings.cache_outage_grace,
+        ));
         Arc::new(Kms {
             store,
             clock,
-            vault: KeyVault::new(root, settings.key_cache_capacity, settings.cache_max_age),
+            vault: KeyVault::new(root, settings.key_cache_capacity, Arc::clone(&policy)),
             authenticator,
-            access: crate::access::AccessCache::new(settings.cache_max_age),
+            access: crate::access::AccessCache::new(Arc::clone(&policy)),
+            cache_policy: policy,
             bindings_lock: tokio::sync::Mutex::new(()),
             settings,
             tasks: tokio_util_lite::TaskTracker::default(),

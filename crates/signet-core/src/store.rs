@@ -64,6 +64,214 @@ pub struct Write<'a> {
     pub operation: Option<&'a OperationRecord>,
 }
 
+/// The tables of a store, for bulk copies between stores (`signet admin copy-store`, see
+/// [`crate::copy`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// Deployment facts: the root key check value, the admin token hash, the checkpoint key.
+    Meta,
+    Keys,
+    Operations,
+    /// Access bindings, as `(target, binding)` rows.
+    AccessBindings,
+    ServiceAccounts,
+    AuthorizedKeys,
+    /// IAM tokens (their hashes).
+    Tokens,
+    AuditRecords,
+    AuditCheckpoints,
+}
+
+impl Table {
+    /// Every table, in the order a copy fills them: service accounts before the authorized keys
+    /// that refer to them, and the deployment facts last, so that a copy cut short is a store
+    /// that was never initialized and that `bootstrap` refuses to adopt.
+    pub const COPY_ORDER: [Table; 9] = [
+        Table::ServiceAccounts,
+        Table::AuthorizedKeys,
+        Table::Tokens,
+        Table::Keys,
+        Table::AccessBindings,
+        Table::Operations,
+        Table::AuditRecords,
+        Table::AuditCheckpoints,
+        Table::Meta,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "meta",
+            Table::Keys => "keys",
+            Table::Operations => "operations",
+            Table::AccessBindings => "access bindings",
+            Table::ServiceAccounts => "service accounts",
+            Table::AuthorizedKeys => "authorized keys",
+            Table::Tokens => "IAM tokens",
+            Table::AuditRecords => "audit records",
+            Table::AuditCheckpoints => "audit checkpoints",
+        }
+    }
+}
+
+/// Rows of one table, exactly as stored: sealed key material as the sealed bytes (a copy never
+/// unseals), audit records with their stored numbers and hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rows {
+    /// `(name, value)`.
+    Meta(Vec<(String, String)>),
+    Keys(Vec<KeyRecord>),
+    Operations(Vec<OperationRecord>),
+    /// `(target, binding)`, the target being `BindingTarget::storage_key()`.
+    AccessBindings(Vec<(String, AccessBinding)>),
+    ServiceAccounts(Vec<ServiceAccount>),
+    AuthorizedKeys(Vec<AuthorizedKey>),
+    Tokens(Vec<TokenRecord>),
+    AuditRecords(Vec<AuditRecord>),
+    AuditCheckpoints(Vec<AuditCheckpoint>),
+}
+
+/// Where a page of [`Store::export_rows`] starts: after the row with this primary key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowKey {
+    /// The text primary key: a meta name, a key, operation, service account or authorized key
+    /// id, a token hash.
+    Text(String),
+    /// An access binding row: its target and binding.
+    Binding(String, AccessBinding),
+    /// An audit record's or checkpoint's sequence number.
+    Seq(i64),
+}
+
+impl Rows {
+    /// No rows of `table`.
+    pub fn empty(table: Table) -> Rows {
+        match table {
+            Table::Meta => Rows::Meta(Vec::new()),
+            Table::Keys => Rows::Keys(Vec::new()),
+            Table::Operations => Rows::Operations(Vec::new()),
+            Table::AccessBindings => Rows::AccessBindings(Vec::new()),
+            Table::ServiceAccounts => Rows::ServiceAccounts(Vec::new()),
+            Table::AuthorizedKeys => Rows::AuthorizedKeys(Vec::new()),
+            Table::Tokens => Rows::Tokens(Vec::new()),
+            Table::AuditRecords => Rows::AuditRecords(Vec::new()),
+            Table::AuditCheckpoints => Rows::AuditCheckpoints(Vec::new()),
+        }
+    }
+
+    pub fn table(&self) -> Table {
+        match self {
+            Rows::Meta(_) => Table::Meta,
+            Rows::Keys(_) => Table::Keys,
+            Rows::Operations(_) => Table::Operations,
+            Rows::AccessBindings(_) => Table::AccessBindings,
+            Rows::ServiceAccounts(_) => Table::ServiceAccounts,
+            Rows::AuthorizedKeys(_) => Table::AuthorizedKeys,
+            Rows::Tokens(_) => Table::Tokens,
+            Rows::AuditRecords(_) => Table::AuditRecords,
+            Rows::AuditCheckpoints(_) => Table::AuditCheckpoints,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Meta(r) => r.len(),
+            Rows::Keys(r) => r.len(),
+            Rows::Operations(r) => r.len(),
+            Rows::AccessBindings(r) => r.len(),
+            Rows::ServiceAccounts(r) => r.len(),
+            Rows::AuthorizedKeys(r) => r.len(),
+            Rows::Tokens(r) => r.len(),
+            Rows::AuditRecords(r) => r.len(),
+            Rows::AuditCheckpoints(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends `more`'s rows if it is of the same table; returns whether it was.
+    pub fn extend(&mut self, more: Rows) -> bool {
+        match (self, more) {
+            (Rows::Meta(a), Rows::Meta(b)) => a.extend(b),
+            (Rows::Keys(a), Rows::Keys(b)) => a.extend(b),
+            (Rows::Operations(a), Rows::Operations(b)) => a.extend(b),
+            (Rows::AccessBindings(a), Rows::AccessBindings(b)) => a.extend(b),
+            (Rows::ServiceAccounts(a), Rows::ServiceAccounts(b)) => a.extend(b),
+            (Rows::AuthorizedKeys(a), Rows::AuthorizedKeys(b)) => a.extend(b),
+            (Rows::Tokens(a), Rows::Tokens(b)) => a.extend(b),
+            (Rows::AuditRecords(a), Rows::AuditRecords(b)) => a.extend(b),
+            (Rows::AuditCheckpoints(a), Rows::AuditCheckpoints(b)) => a.extend(b),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The primary key of the last row: where the next page starts.
+    pub fn last_key(&self) -> Option<RowKey> {
+        match self {
+            Rows::Meta(r) => r.last().map(|(name, _)| RowKey::Text(name.clone())),
+            Rows::Keys(r) => r.last().map(|k| RowKey::Text(k.id.to_string())),
+            Rows::Operations(r) => r.last().map(|o| RowKey::Text(o.id.to_string())),
+            Rows::AccessBindings(r) => r
+                .last()
+                .map(|(target, b)| RowKey::Binding(target.clone(), b.clone())),
+            Rows::ServiceAccounts(r) => r.last().map(|a| RowKey::Text(a.id.to_string())),
+            Rows::AuthorizedKeys(r) => r.last().map(|k| RowKey::Text(k.id.to_string())),
+            Rows::Tokens(r) => r.last().map(|t| RowKey::Text(t.sha256_hex.clone())),
+            Rows::AuditRecords(r) => r.last().map(|a| RowKey::Seq(a.seq)),
+            Rows::AuditCheckpoints(r) => r.last().map(|c| RowKey::Seq(c.seq)),
+        }
+    }
+}
+
+/// Proof that this process holds a claim taken with [`Store::try_claim`]. Dropping it releases
+/// the claim.
+pub struct Claim {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl Claim {
+    /// Wraps an adapter's guard, whose `Drop` releases the claim.
+    pub fn new(guard: impl Send + Sync + 'static) -> Claim {
+        Claim {
+            _held: Box::new(guard),
+        }
+    }
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Claim")
+    }
+}
+
+/// A change that the caches of other processes sharing the store must not miss (see
+/// [`Store::watch_changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The key was updated (its status, its material, its deletion…).
+    Key(KeyId),
+    /// The access bindings of a target (`BindingTarget::storage_key()`) were replaced.
+    Bindings(String),
+    /// Tokens of the service account were revoked (one of them, or all, with the account).
+    TokensOf(ServiceAccountId),
+    /// Changes may have been missed (the feed was interrupted): every cached entry is suspect.
+    Missed,
+}
+
+/// The claim of the job that destroys the material of keys deleted longer ago than the deletion
+/// window.
+pub const DESTRUCTION_JOB: &str = "job:destroy-expired-keys";
+/// The claim of the job that signs audit checkpoints.
+pub const AUDIT_CHECKPOINT_JOB: &str = "job:audit-checkpoint";
+
+/// The claim of the work on one operation (generating a key for a pending creation): held by the
+/// process that does it, so that recovery elsewhere leaves it alone.
+pub fn operation_claim(id: &OperationId) -> String {
+    format!("operation:{id}")
+}
+
 /// Position after which a page of operations starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationCursor {
@@ -212,4 +420,41 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         after: i64,
         limit: usize,
     ) -> Result<Vec<AuditCheckpoint>, StoreError>;
+
+    /// Claims `name` (a background job, an operation) for this process, so that it is done by
+    /// one process at a time among all that share the store: `None` if another holder, in this
+    /// process or another, has it. Held until the [`Claim`] is dropped, or until this process
+    /// dies or loses its connection to the database. A claim keeps work from being done twice
+    /// in the normal case; it is not a lock that correctness may rest on: every job must stay
+    /// correct if a lost claim lets two run at once (conditional writes settle it).
+    async fn try_claim(&self, name: &str) -> Result<Option<Claim>, StoreError>;
+
+    /// A feed of the changes committed through any store on the same database, this one's
+    /// included, for cache invalidation. `None` when the store has no other users to hear from
+    /// (the embedded SQLite store). The feed delivers a change after it is committed; when it
+    /// loses changes (its connection broke) it sends [`Change::Missed`], and it ends when the
+    /// store is dropped. It is an accelerator: caches still expire on their own, so that a lost
+    /// notification cannot leave them stale for longer than their maximum age.
+    async fn watch_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<Change>>, StoreError>;
+
+    /// How many rows `table` holds (every key, deleted or destroyed ones included).
+    async fn count_rows(&self, table: Table) -> Result<u64, StoreError>;
+
+    /// Up to `limit` rows of `table` whose primary key is after `after`, in primary key order
+    /// (bytewise for text; `(target, role, subject type, subject id)` for bindings): every row,
+    /// deleted keys and revoked tokens included, exactly as stored. An `after` of another
+    /// table's kind is `Other`.
+    async fn export_rows(
+        &self,
+        table: Table,
+        after: Option<&RowKey>,
+        limit: usize,
+    ) -> Result<Rows, StoreError>;
+
+    /// Inserts `rows` exactly as given, in one transaction: `Conflict` (and nothing inserted)
+    /// if a row's primary key is taken. Audit records keep their numbers and hashes (they are
+    /// not linked again), and the stored chain head moves to the last of them if it is newer.
+    async fn import_rows(&self, rows: &Rows) -> Result<(), StoreError>;
 }

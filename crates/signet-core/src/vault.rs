@@ -3,10 +3,13 @@
 //!
 //! The cache keeps the sign path off the database and off the unsealing code. Entries are
 //! dropped (and their key memory wiped by the backend) on eviction and whenever the key is
-//! updated, deleted or restored. A load that raced with an invalidation is not cached.
+//! updated, deleted or restored, here or (through the store's change feed) elsewhere. A load
+//! that raced with an invalidation is not cached. How long an entry is trusted is the
+//! [`CachePolicy`]'s.
 
 use crate::CoreError;
 use crate::auth::{Authorized, Resource, UseKey};
+use crate::cache::{CachePolicy, Cached, Stamp};
 use crate::domain::{FolderId, KeyId, KeyRecord, KeyStatus};
 use lru::LruCache;
 use parking_lot::Mutex;
@@ -15,7 +18,6 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 /// What the sign path needs to know about a key, without touching the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,11 +63,9 @@ pub struct VaultStats {
 
 pub struct KeyVault {
     root: Arc<RootKey>,
-    cache: Mutex<LruCache<KeyId, (Instant, Arc<LoadedKey>)>>,
-    /// Entries older than this are reloaded from the store. `None` (one node owns the store)
-    /// means entries live until evicted or invalidated; with a shared store it bounds how long
-    /// a change made on another node can go unseen.
-    max_age: Option<Duration>,
+    cache: Mutex<LruCache<KeyId, (Stamp, Arc<LoadedKey>)>>,
+    /// How long entries are trusted (see [`CachePolicy`]).
+    policy: Arc<CachePolicy>,
     /// Bumped by every invalidation; a load that saw another value when it started is not
     /// cached, so a stale record can never be re-inserted after an update.
     epoch: AtomicU64,
@@ -81,12 +81,12 @@ impl fmt::Debug for KeyVault {
 }
 
 impl KeyVault {
-    pub fn new(root: Arc<RootKey>, capacity: usize, max_age: Option<Duration>) -> KeyVault {
+    pub fn new(root: Arc<RootKey>, capacity: usize, policy: Arc<CachePolicy>) -> KeyVault {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         KeyVault {
             root,
             cache: Mutex::new(LruCache::new(capacity)),
-            max_age,
+            policy,
             epoch: AtomicU64::new(0),
             stats: VaultStats::default(),
         }
@@ -96,26 +96,41 @@ impl KeyVault {
         &self.root
     }
 
-    /// Metadata of a cached key, if cached. Needs no proof: it holds no material.
+    /// A cached key, if it is fresh. Needs no proof: only [`LoadedKey::signer`] hands out
+    /// material, and that needs one.
     pub fn cached_meta(&self, id: &KeyId) -> Option<Arc<LoadedKey>> {
+        self.cached(id).fresh()
+    }
+
+    /// A cached key, fresh or stale (see [`CachePolicy`]). An entry too old to use is dropped.
+    pub fn cached(&self, id: &KeyId) -> Cached<Arc<LoadedKey>> {
         let found = {
             let mut cache = self.cache.lock();
-            match cache.get(id) {
-                Some((at, key)) if self.max_age.is_none_or(|m| at.elapsed() < m) => {
-                    Some(Arc::clone(key))
-                }
-                Some(_) => {
+            let classified = cache
+                .get(id)
+                .and_then(|(stamp, key)| self.policy.classify(stamp, Arc::clone(key)));
+            match classified {
+                Some(found) => found,
+                None => {
                     cache.pop(id);
-                    None
+                    Cached::Missing
                 }
-                None => None,
             }
         };
         match &found {
-            Some(_) => self.stats.hits.fetch_add(1, Ordering::Relaxed),
-            None => self.stats.misses.fetch_add(1, Ordering::Relaxed),
+            Cached::Fresh(_) => self.stats.hits.fetch_add(1, Ordering::Relaxed),
+            Cached::Stale(_) | Cached::Missing => self.stats.misses.fetch_add(1, Ordering::Relaxed),
         };
         found
+    }
+
+    /// Trusts `key` afresh, without unsealing it again, when the store still holds the version
+    /// it was loaded at and no invalidation happened since `epoch_at_read`.
+    pub fn renew(&self, key: &Arc<LoadedKey>, epoch_at_read: u64) {
+        let mut cache = self.cache.lock();
+        if self.epoch.load(Ordering::SeqCst) == epoch_at_read {
+            cache.put(key.meta.id.clone(), (self.policy.stamp(), Arc::clone(key)));
+        }
     }
 
     /// The current epoch; pass it to [`KeyVault::unseal`] for a record read after this call.
@@ -153,7 +168,10 @@ impl KeyVault {
         });
         let mut cache = self.cache.lock();
         if self.epoch.load(Ordering::SeqCst) == epoch_at_read {
-            cache.put(record.id.clone(), (Instant::now(), Arc::clone(&loaded)));
+            cache.put(
+                record.id.clone(),
+                (self.policy.stamp(), Arc::clone(&loaded)),
+            );
         }
         Ok(loaded)
     }

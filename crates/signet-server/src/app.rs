@@ -239,7 +239,7 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServeErro
             )
         }
         StoreLocation::Postgres(url) => Arc::new(
-            signet_store::PostgresStore::connect(url)
+            crate::store_url::connect_postgres(url, settings.store_timeout)
                 .await
                 .map_err(ServeError::Store)?,
         ),
@@ -283,7 +283,7 @@ async fn open(
             return finish_open(settings, clock, Arc::new(store), root, jwt_audiences).await;
         }
         StoreLocation::Postgres(url) => Arc::new(
-            signet_store::PostgresStore::connect(url)
+            crate::store_url::connect_postgres(url, settings.store_timeout)
                 .await
                 .map_err(ServeError::Store)?,
         ),
@@ -326,6 +326,7 @@ async fn finish_open(
             token_lifetime: settings.token_lifetime,
             jwt_audiences,
             cache_max_age: settings.cache_max_age,
+            cache_outage_grace: settings.cache_outage_grace,
             ..KmsSettings::default()
         },
     );
@@ -426,10 +427,8 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         tracing::info!(resumed, "resuming operations interrupted by the last stop");
     }
 
-    let jobs = vec![spawn_destruction_job(
-        Arc::clone(&kms),
-        settings.destroy_interval,
-    )];
+    let mut jobs = crate::jobs::spawn(&kms, settings.destroy_interval);
+    jobs.extend(kms.follow_store_changes().await?);
 
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &settings.tls {
@@ -522,18 +521,5 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         server,
         jobs,
         audit_writer,
-    })
-}
-
-fn spawn_destruction_job(kms: Arc<Kms>, every: std::time::Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if let Err(e) = kms.destroy_expired_keys().await {
-                tracing::warn!(error = %e, "the destruction job failed; it will retry");
-            }
-        }
     })
 }

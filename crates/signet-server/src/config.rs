@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub token_lifetime: Option<String>,
     pub store: Option<String>,
     pub cache_max_age: Option<String>,
+    pub cache_outage_grace: Option<String>,
+    pub store_timeout: Option<String>,
     pub audit: Option<String>,
     pub audit_checkpoint_records: Option<u64>,
     pub audit_checkpoint_interval: Option<String>,
@@ -67,6 +69,13 @@ pub struct Settings {
     /// How long cached keys, bindings and tokens are trusted (see `KmsSettings`). Default: no
     /// limit with SQLite (one node), 500 ms with PostgreSQL (the cluster consistency bound).
     pub cache_max_age: Option<Duration>,
+    /// How much longer than `cache_max_age` cached entries may be used while the store cannot be
+    /// reached. Default: 500 ms with PostgreSQL (so that, with the default `cache_max_age`,
+    /// nothing is used longer than the 1 s consistency bound), zero with SQLite.
+    pub cache_outage_grace: Duration,
+    /// How long a call waits for a PostgreSQL connection (a free one from the pool, or a new
+    /// one while the database is unreachable) before it fails with UNAVAILABLE. Default 5 s.
+    pub store_timeout: Duration,
     /// The audit trail: which calls are recorded, and how often checkpoints are signed.
     pub audit: AuditSettings,
 }
@@ -163,6 +172,8 @@ impl Settings {
             token_lifetime: env("SIGNET_TOKEN_LIFETIME"),
             store: env("SIGNET_STORE"),
             cache_max_age: env("SIGNET_CACHE_MAX_AGE"),
+            cache_outage_grace: env("SIGNET_CACHE_OUTAGE_GRACE"),
+            store_timeout: env("SIGNET_STORE_TIMEOUT"),
             audit: env("SIGNET_AUDIT"),
             audit_checkpoint_records: env("SIGNET_AUDIT_CHECKPOINT_RECORDS")
                 .map(|v| {
@@ -216,6 +227,18 @@ impl Settings {
                 StoreLocation::Postgres(_) => Some(Duration::from_millis(500)),
             },
         };
+        let cache_outage_grace = duration(
+            "cache_outage_grace",
+            merged.cache_outage_grace,
+            match store {
+                StoreLocation::Sqlite => "0s",
+                StoreLocation::Postgres(_) => "500ms",
+            },
+        )?;
+        let store_timeout = duration("store_timeout", merged.store_timeout, "5s")?;
+        if store_timeout.is_zero() {
+            return Err(invalid("store_timeout", "must be longer than zero"));
+        }
         let audit = AuditSettings {
             mode: match merged.audit.as_deref() {
                 None | Some("") => AuditMode::All,
@@ -273,6 +296,8 @@ impl Settings {
             token_lifetime,
             store,
             cache_max_age,
+            cache_outage_grace,
+            store_timeout,
             audit,
         })
     }
@@ -296,6 +321,8 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
         token_lifetime: high.token_lifetime.or(low.token_lifetime),
         store: high.store.or(low.store),
         cache_max_age: high.cache_max_age.or(low.cache_max_age),
+        cache_outage_grace: high.cache_outage_grace.or(low.cache_outage_grace),
+        store_timeout: high.store_timeout.or(low.store_timeout),
         audit: high.audit.or(low.audit),
         audit_checkpoint_records: high
             .audit_checkpoint_records
@@ -420,6 +447,44 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn cache_ages_and_the_store_timeout_default_and_can_be_set() {
+        let sqlite = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(sqlite.cache_max_age, None);
+        assert_eq!(sqlite.cache_outage_grace, Duration::ZERO);
+        let pg = |env: &'static [(&'static str, &'static str)]| {
+            Settings::resolve(
+                None,
+                |k| {
+                    env.iter()
+                        .find(|(name, _)| *name == k)
+                        .map(|(_, v)| (*v).to_owned())
+                },
+                Overrides {
+                    store: Some("postgres://db/signet".into()),
+                    ..Overrides::default()
+                },
+            )
+        };
+        let d = pg(&[]).unwrap();
+        assert_eq!(d.cache_max_age, Some(Duration::from_millis(500)));
+        assert_eq!(d.cache_outage_grace, Duration::from_millis(500));
+        let set = pg(&[
+            ("SIGNET_CACHE_MAX_AGE", "30s"),
+            ("SIGNET_CACHE_OUTAGE_GRACE", "1m"),
+        ])
+        .unwrap();
+        assert_eq!(set.cache_max_age, Some(Duration::from_secs(30)));
+        assert_eq!(set.cache_outage_grace, Duration::from_secs(60));
+        assert!(pg(&[("SIGNET_CACHE_OUTAGE_GRACE", "soon")]).is_err());
+        assert_eq!(d.store_timeout, Duration::from_secs(5));
+        assert_eq!(
+            pg(&[("SIGNET_STORE_TIMEOUT", "1s")]).unwrap().store_timeout,
+            Duration::from_secs(1)
+        );
+        assert!(pg(&[("SIGNET_STORE_TIMEOUT", "0s")]).is_err());
     }
 
     #[test]

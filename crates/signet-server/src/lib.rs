@@ -13,8 +13,10 @@ pub mod context;
 pub mod error;
 pub mod grpc;
 pub mod hardening;
+pub mod jobs;
 pub mod metrics;
 pub mod rest;
+pub mod store_url;
 
 pub use app::{Running, ServeError, open_kms, open_store, start};
 pub use config::{LogFormat, Overrides, Settings};

@@ -180,6 +180,23 @@ where
         .decode()
     }
 
+    /// Decodes an `access_bindings` row with its target.
+    pub(crate) fn target_binding(
+        row: &'r R,
+        classify: Classify,
+    ) -> Result<(String, AccessBinding), StoreError> {
+        let target = Columns::new(row, "access_bindings", String::new(), classify).get("target")?;
+        Ok((target, Columns::access_binding(row, classify)?))
+    }
+
+    /// Decodes a `meta` row into `(name, value)`.
+    pub(crate) fn meta(row: &'r R, classify: Classify) -> Result<(String, String), StoreError> {
+        let name: String = Columns::new(row, "meta", String::new(), classify).get("name")?;
+        let c = Columns::new(row, "meta", name, classify);
+        let value = c.get("value")?;
+        Ok((c.id, value))
+    }
+
     /// Decodes an `audit_records` row. Errors name the row by its `seq`.
     pub(crate) fn audit_record(row: &'r R, classify: Classify) -> Result<AuditRecord, StoreError> {
         let seq: i64 = Columns::new(row, "audit_records", String::new(), classify).get("seq")?;

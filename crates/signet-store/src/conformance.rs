@@ -65,6 +65,8 @@ macro_rules! conformance_tests {
             concurrent_inserts_of_one_id_have_one_winner,
             concurrent_inserts_and_reads_all_succeed,
             data_survives_reopening,
+            a_claim_is_exclusive_until_dropped,
+            concurrent_claims_have_one_winner,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -1261,4 +1263,50 @@ pub async fn data_survives_reopening<F: StoreFactory>(factory: &F) {
     // And a second restart keeps the later writes.
     let store = factory.reopen(store).await;
     assert_eq!(get_key(&store, &live.id).await.expect("key").version, 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims.
+
+/// A claimed name cannot be claimed again until its claim is dropped; other names are free.
+pub async fn a_claim_is_exclusive_until_dropped<F: StoreFactory>(factory: &F) {
+    let store = factory.fresh().await;
+    let claim = store
+        .try_claim("job:a")
+        .await
+        .expect("claim")
+        .expect("free");
+    assert!(store.try_claim("job:a").await.expect("claim").is_none());
+    let other = store.try_claim("job:b").await.expect("claim");
+    assert!(other.is_some(), "another name is free");
+    drop(claim);
+    // Releasing may be asynchronous (PostgreSQL's goes through the claims connection's task).
+    let mut again = None;
+    for _ in 0..100 {
+        again = store.try_claim("job:a").await.expect("claim");
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(again.is_some(), "a dropped claim is released");
+    assert!(store.try_claim("job:b").await.expect("claim").is_none());
+}
+
+/// Of many concurrent claims of one name, exactly one wins.
+pub async fn concurrent_claims_have_one_winner<F: StoreFactory>(factory: &F) {
+    let store = Arc::new(factory.fresh().await);
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.try_claim("job:contended").await.expect("claim") })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for task in tasks {
+        if let Some(claim) = task.await.expect("join") {
+            won.push(claim);
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one winner");
 }

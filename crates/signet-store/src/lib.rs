@@ -14,7 +14,9 @@
 mod codec;
 pub mod conformance;
 pub mod conformance_audit;
+pub mod conformance_copy;
 pub mod conformance_identity;
+mod copy;
 mod error;
 mod migrations;
 mod postgres;

@@ -31,7 +31,9 @@ use signet_core::domain::{
     AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
 };
-use signet_core::store::{KeyWrite, OperationCursor, Store, StoreError, Write};
+use signet_core::store::{
+    Change, Claim, KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
+};
 use signet_crypto::SealedKey;
 use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::postgres::{
@@ -83,6 +85,9 @@ macro_rules! token_columns {
     };
 }
 
+mod changes;
+mod claims;
+
 /// Tuning for [`PostgresStore::connect_with`]. The defaults suit one server process.
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
@@ -119,6 +124,12 @@ impl Default for PostgresOptions {
 /// A [`Store`] in a PostgreSQL database, in one schema.
 pub struct PostgresStore {
     pool: PgPool,
+    /// Claims (`try_claim`), held on a connection of their own.
+    claims: claims::Claims,
+    /// The schema's change notification channel (see `changes`).
+    channel: String,
+    /// Dropped with the store, which stops its change feeds.
+    stop: tokio::sync::watch::Sender<()>,
     host: String,
     port: u16,
     database: Option<String>,
@@ -220,11 +231,12 @@ impl PostgresStore {
         }
         created?;
 
+        let pool_session = Arc::clone(&session);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _| {
-                let session = Arc::clone(&session);
+                let session = Arc::clone(&pool_session);
                 Box::pin(async move { session.apply(conn).await })
             })
             .connect_lazy_with(connect.clone());
@@ -235,7 +247,24 @@ impl PostgresStore {
             return Err(e);
         }
 
+        let channel: String = match sqlx::query_scalar(changes::CHANNEL_SQL)
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(channel) => channel,
+            Err(e) => {
+                pool.close().await;
+                return Err(map_error(e));
+            }
+        };
         let store = PostgresStore {
+            channel,
+            stop: tokio::sync::watch::channel(()).0,
+            claims: claims::Claims::start(
+                connect.clone(),
+                Arc::clone(&session),
+                options.acquire_timeout,
+            ),
             pool,
             host: connect.get_host().to_owned(),
             port: connect.get_port(),
@@ -435,11 +464,14 @@ impl Store for PostgresStore {
                         record.id
                     )));
                 }
+                changes::notify(&mut tx, &self.channel, &Change::Key(record.id.clone())).await?;
             }
         }
 
         if let Some(bindings) = write.bindings {
             replace_bindings(&mut tx, bindings.target, bindings.bindings).await?;
+            let change = Change::Bindings(bindings.target.to_owned());
+            changes::notify(&mut tx, &self.channel, &change).await?;
         }
 
         if let Some((op, result)) = &operation {
@@ -656,6 +688,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_error)?;
+        changes::notify(&mut tx, &self.channel, &Change::TokensOf(id.clone())).await?;
         upsert_operation(&mut tx, operation, &result).await?;
         tx.commit().await.map_err(map_error)?;
         Ok(true)
@@ -778,17 +811,22 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_token(&self, sha256_hex: &str, at: Timestamp) -> Result<bool, StoreError> {
-        // PostgreSQL counts every row the WHERE matches, also when COALESCE keeps the old value,
-        // so an already revoked token still reports true and keeps its first revocation time.
-        let done = sqlx::query(
-            "UPDATE iam_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE sha256 = $1",
+        // The UPDATE returns every row its WHERE matches, also when COALESCE keeps the old
+        // value, so an already revoked token still reports true and keeps its first revocation
+        // time. One statement, so the notification commits with the revocation; it names the
+        // account, not the token.
+        let revoked = sqlx::query(
+            "WITH revoked AS (UPDATE iam_tokens SET revoked_at = COALESCE(revoked_at, $2) \
+             WHERE sha256 = $1 RETURNING service_account_id) \
+             SELECT pg_notify($3, 'tokens:' || service_account_id) FROM revoked",
         )
         .bind(sha256_hex)
         .bind(at.as_micros())
-        .execute(&self.pool)
+        .bind(&self.channel)
+        .fetch_all(&self.pool)
         .await
         .map_err(map_error)?;
-        Ok(done.rows_affected() == 1)
+        Ok(revoked.len() == 1)
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<AuditHead, StoreError> {
@@ -973,7 +1011,47 @@ impl Store for PostgresStore {
             .map(|row| Columns::audit_checkpoint(row, classify))
             .collect()
     }
+
+    async fn try_claim(&self, name: &str) -> Result<Option<Claim>, StoreError> {
+        self.claims.try_claim(name).await
+    }
+
+    async fn watch_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<Change>>, StoreError> {
+        changes::watch(&self.pool, &self.channel, self.stop.subscribe())
+            .await
+            .map(Some)
+    }
+
+    async fn count_rows(&self, table: Table) -> Result<u64, StoreError> {
+        crate::copy::count_rows(&self.pool, classify, table).await
+    }
+
+    async fn export_rows(
+        &self,
+        table: Table,
+        after: Option<&RowKey>,
+        limit: usize,
+    ) -> Result<Rows, StoreError> {
+        crate::copy::export_rows(&self.pool, classify, table, after, limit).await
+    }
+
+    async fn import_rows(&self, rows: &Rows) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        crate::copy::import_rows::<Postgres>(&mut tx, classify, &IMPORT_SQL, rows).await?;
+        tx.commit().await.map_err(map_error)
+    }
 }
+
+/// The statements of [`Store::import_rows`] that differ from SQLite's: labels are JSONB, and
+/// imported audit records move the chain's head row (taking its lock, like an append).
+const IMPORT_SQL: crate::copy::ImportSql = crate::copy::ImportSql {
+    keys: INSERT_KEY,
+    service_accounts: "INSERT INTO service_accounts (id, folder_id, created_at, name, \
+        description, labels) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+    audit_head: Some("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq < $1"),
+};
 
 impl PostgresStore {
     /// Starts a write transaction. See the module docs for why READ COMMITTED.

@@ -23,7 +23,9 @@ use signet_core::domain::{
     AccessBinding, AuthorizedKey, AuthorizedKeyId, FolderId, KeyId, KeyRecord, OperationId,
     OperationRecord, ServiceAccount, ServiceAccountId, Timestamp, TokenRecord,
 };
-use signet_core::store::{KeyWrite, OperationCursor, Store, StoreError, Write};
+use signet_core::store::{
+    Change, Claim, KeyWrite, OperationCursor, RowKey, Rows, Store, StoreError, Table, Write,
+};
 use signet_crypto::SealedKey;
 use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::sqlite::{
@@ -31,8 +33,10 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqliteConnection};
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 macro_rules! key_columns {
@@ -107,6 +111,8 @@ pub struct SqliteStore {
     audit_head: std::sync::Mutex<Option<AuditHead>>,
     /// Serializes this store's own audit appends, so that only another process can race one.
     audit_lock: tokio::sync::Mutex<()>,
+    /// The names claimed through this store (see `try_claim`).
+    claims: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -180,6 +186,7 @@ impl SqliteStore {
             readers,
             audit_head: std::sync::Mutex::new(None),
             audit_lock: tokio::sync::Mutex::new(()),
+            claims: Arc::default(),
         })
     }
 
@@ -839,7 +846,91 @@ impl Store for SqliteStore {
             .map(|row| Columns::audit_checkpoint(row, classify))
             .collect()
     }
+    /// Claims are kept in this store's memory: the embedded store serves one process. (Several
+    /// processes on one file do not see each other's claims; their jobs stay correct, and may
+    /// run twice.)
+    async fn try_claim(&self, name: &str) -> Result<Option<Claim>, StoreError> {
+        let mut claims = self
+            .claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !claims.insert(name.to_owned()) {
+            return Ok(None);
+        }
+        Ok(Some(Claim::new(Claimed {
+            name: name.to_owned(),
+            claims: Arc::clone(&self.claims),
+        })))
+    }
+
+    /// None: the embedded store has no other server to hear from.
+    async fn watch_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<Change>>, StoreError> {
+        Ok(None)
+    }
+
+    async fn count_rows(&self, table: Table) -> Result<u64, StoreError> {
+        crate::copy::count_rows(&self.readers, classify, table).await
+    }
+
+    async fn export_rows(
+        &self,
+        table: Table,
+        after: Option<&RowKey>,
+        limit: usize,
+    ) -> Result<Rows, StoreError> {
+        crate::copy::export_rows(&self.readers, classify, table, after, limit).await
+    }
+
+    async fn import_rows(&self, rows: &Rows) -> Result<(), StoreError> {
+        // Imported audit records move the head under the cache of `append_audit`: forget it,
+        // holding its lock so that no append uses it meanwhile.
+        let _appending = self.audit_lock.lock().await;
+        let imported = async {
+            let mut tx = self
+                .writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(map_error)?;
+            crate::copy::import_rows::<Sqlite>(&mut tx, classify, &IMPORT_SQL, rows).await?;
+            tx.commit().await.map_err(map_error)
+        }
+        .await;
+        self.forget_audit_head();
+        imported
+    }
 }
+
+/// A claim of this store's; dropping it releases the name.
+struct Claimed {
+    name: String,
+    claims: Arc<std::sync::Mutex<HashSet<String>>>,
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        self.claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.name);
+    }
+}
+
+/// The statements of [`Store::import_rows`] that differ from PostgreSQL's.
+const IMPORT_SQL: crate::copy::ImportSql = crate::copy::ImportSql {
+    keys: concat!(
+        "INSERT INTO keys (",
+        key_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ),
+    service_accounts: concat!(
+        "INSERT INTO service_accounts (",
+        service_account_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6)"
+    ),
+    audit_head: None,
+};
 
 /// The row slots of the audit `INSERT` statements: a batch of `n` records uses the smallest
 /// that holds it, its unused slots bound to NULL and filtered out. A few fixed statements stay

@@ -178,6 +178,7 @@ impl Drop for PgFactory {
 signet_store::conformance_tests!(PgFactory::new());
 signet_store::identity_conformance_tests!(PgFactory::new());
 signet_store::audit_conformance_tests!(PgFactory::new());
+signet_store::copy_conformance_tests!(PgFactory::new());
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL specifics.
@@ -949,4 +950,256 @@ async fn an_edited_audit_record_is_found_by_verify() {
     let report = signet_core::audit::verify(&store, None).await.unwrap();
     assert_eq!(report.broken.map(|b| b.seq), Some(7));
     store.close().await;
+}
+
+/// Waits (at most 5 s) until `store` can claim `name`, and returns the claim.
+async fn claim_soon(store: &PostgresStore, name: &str) -> signet_core::store::Claim {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(claim) = store.try_claim(name).await.unwrap() {
+            return claim;
+        }
+        assert!(Instant::now() < deadline, "{name} was never released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Claims are shared by every store on a schema (the servers of a cluster), and by no store on
+/// another schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_are_exclusive_across_stores_of_a_schema_only() {
+    let factory = PgFactory::new();
+    let schema = factory.new_schema();
+    let a = factory.open(&schema).await;
+    let b = factory.open(&schema).await;
+    let elsewhere = factory.fresh().await;
+
+    let held = a.try_claim("job:x").await.unwrap().expect("free");
+    assert!(b.try_claim("job:x").await.unwrap().is_none());
+    assert!(
+        a.try_claim("job:x").await.unwrap().is_none(),
+        "not reentrant"
+    );
+    let other = elsewhere.try_claim("job:x").await.unwrap();
+    assert!(other.is_some(), "another schema's claims are its own");
+    drop(held);
+    let _b = claim_soon(&b, "job:x").await;
+    assert!(a.try_claim("job:x").await.unwrap().is_none());
+}
+
+/// When the holder's connection ends (its process died, or an administrator ended it), its
+/// claims go to others at once; the holder reconnects for its next claim, and the release of
+/// a claim it lost does not release the new holder's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claims_of_a_dead_connection_are_released() {
+    let factory = PgFactory::new();
+    let schema = factory.new_schema();
+    let a = factory.open(&schema).await;
+    let b = factory.open(&schema).await;
+    let lost = a.try_claim("job:y").await.unwrap().expect("free");
+
+    let mut raw = factory.raw(&schema).await;
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 \
+         AND ((classid::bigint << 32) | objid::bigint) = \
+             hashtextextended($1 || '/' || $2, $3)",
+    )
+    .bind(&schema)
+    .bind("job:y")
+    .bind(0x5349_474e_4554_434c_i64)
+    .fetch_all(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(pids.len(), 1, "one session holds the claim: {pids:?}");
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pids[0])
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    assert!(ended);
+    raw.close().await.unwrap();
+
+    let taken = claim_soon(&b, "job:y").await;
+    // `a` reconnects for its next claim...
+    let fresh = a.try_claim("job:z").await.unwrap();
+    assert!(fresh.is_some());
+    // ...and releasing what it lost leaves `b`'s claim alone.
+    drop(lost);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(a.try_claim("job:y").await.unwrap().is_none());
+    drop(taken);
+    claim_soon(&a, "job:y").await;
+}
+
+/// The next change on `feed`, within 5 s.
+async fn next_change(
+    feed: &mut tokio::sync::mpsc::Receiver<signet_core::store::Change>,
+) -> signet_core::store::Change {
+    tokio::time::timeout(Duration::from_secs(5), feed.recv())
+        .await
+        .expect("no change within 5 s")
+        .expect("the feed ended")
+}
+
+/// The change feed carries every committed change that caches elsewhere must hear of, made
+/// through any store on the schema, and nothing from a failed write or another schema. When
+/// its connection ends it says changes may have been missed, and goes on; it ends with its
+/// store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_carries_committed_changes_of_the_schema() {
+    use signet_core::domain::{AccessBinding, Role, Subject, SubjectType, TokenRecord};
+    use signet_core::store::{BindingsWrite, Change};
+    let factory = PgFactory::new();
+    let schema = factory.new_schema();
+    let writer = factory.open(&schema).await;
+    let reader = factory.open(&schema).await;
+    let elsewhere = factory.fresh().await;
+    let mut feed = reader.watch_changes().await.unwrap().expect("a feed");
+
+    // A key update is heard; its insert needs no notification (nobody has it cached).
+    let key = sample_key("abjfeed", "default");
+    writer.write(insert(&key)).await.unwrap();
+    let v2 = KeyRecord {
+        version: 2,
+        ..key.clone()
+    };
+    let update = |expected_version| Write {
+        key: Some(KeyWrite::Update {
+            record: &v2,
+            expected_version,
+        }),
+        ..Write::default()
+    };
+    writer.write(update(1)).await.unwrap();
+    assert_eq!(next_change(&mut feed).await, Change::Key(key.id.clone()));
+
+    // A write that fails (a stale version) and another schema's writes are not heard: the next
+    // change is the bindings replacement that follows them.
+    assert!(writer.write(update(1)).await.is_err());
+    elsewhere.write(insert(&key)).await.unwrap();
+    elsewhere.write(update(1)).await.unwrap();
+    let target = "key:abjfeed";
+    let bindings = [AccessBinding {
+        role: Role::KmsSigner,
+        subject: Subject {
+            kind: SubjectType::System,
+            id: "allAuthenticatedUsers".into(),
+        },
+    }];
+    writer
+        .write(Write {
+            bindings: Some(BindingsWrite {
+                target,
+                bindings: &bindings,
+            }),
+            ..Write::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next_change(&mut feed).await,
+        Change::Bindings(target.into())
+    );
+
+    // A revocation names the account, not the token; so does an account's deletion.
+    let account = ServiceAccount {
+        id: ServiceAccountId::from_trusted("ajefeed".into()),
+        folder_id: FolderId::from_trusted("default".into()),
+        created_at: Timestamp::from_micros(T0),
+        name: "feed".into(),
+        description: String::new(),
+        labels: Labels::default(),
+    };
+    writer
+        .insert_service_account(&account, &sample_operation("abjopfeed", "ajefeed", T0))
+        .await
+        .unwrap();
+    let hash = "ab".repeat(32);
+    writer
+        .insert_token(&TokenRecord {
+            sha256_hex: hash.clone(),
+            service_account_id: account.id.clone(),
+            created_at: Timestamp::from_micros(T0),
+            expires_at: Timestamp::from_micros(T0 + 1_000_000),
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        writer
+            .revoke_token(&hash, Timestamp::from_micros(T0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        next_change(&mut feed).await,
+        Change::TokensOf(account.id.clone())
+    );
+    assert!(
+        writer
+            .delete_service_account(
+                &account.id,
+                Timestamp::from_micros(T0),
+                &sample_operation("abjopfeed2", "ajefeed", T0)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        next_change(&mut feed).await,
+        Change::TokensOf(account.id.clone())
+    );
+
+    // Its connection ends: changes may have been missed; later ones are heard again.
+    let mut raw = factory.raw(&schema).await;
+    let channel: String = sqlx::query_scalar(
+        "SELECT 'signet_changes_' || left(md5(coalesce(current_schema(), '')), 16)",
+    )
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
+    )
+    .bind(format!("LISTEN \"{channel}\""))
+    .fetch_all(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(ended, vec![true], "one session listens");
+    raw.close().await.unwrap();
+    assert_eq!(next_change(&mut feed).await, Change::Missed);
+    let mut heard = false;
+    for version in 3..50 {
+        let next = KeyRecord {
+            version,
+            ..key.clone()
+        };
+        writer
+            .write(Write {
+                key: Some(KeyWrite::Update {
+                    record: &next,
+                    expected_version: version - 1,
+                }),
+                ..Write::default()
+            })
+            .await
+            .unwrap();
+        match tokio::time::timeout(Duration::from_millis(200), feed.recv()).await {
+            Ok(Some(Change::Key(id))) if id == key.id => {
+                heard = true;
+                break;
+            }
+            Ok(Some(Change::Missed)) | Err(_) => {} // still reconnecting
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(heard, "no change was heard after the reconnection");
+
+    // The feed ends with its store.
+    drop(reader);
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while feed.recv().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the feed outlived its store");
 }

@@ -55,6 +55,7 @@ impl StoreFactory for SqliteFactory {
 signet_store::conformance_tests!(SqliteFactory::new());
 signet_store::identity_conformance_tests!(SqliteFactory::new());
 signet_store::audit_conformance_tests!(SqliteFactory::new());
+signet_store::copy_conformance_tests!(SqliteFactory::new());
 
 // ---------------------------------------------------------------------------------------------
 // SQLite specifics.

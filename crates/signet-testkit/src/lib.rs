@@ -1,11 +1,18 @@
 //! Test support for Signet (a dev-dependency only): [`TestServer::builder`] starts a real
 //! server in-process on a loopback port with a temporary data directory and a controllable
 //! clock, and hands out authenticated gRPC clients. Also helpers to find the test-only tools
-//! (Python venv, `openssl`) and verify signatures with them.
+//! (Python venv, `openssl`) and verify signatures with them; a fresh PostgreSQL schema per test
+//! ([`pg`]); `signet serve` as a child process that tests can kill ([`process`]); a TCP proxy
+//! that tests cut to make the database unreachable ([`proxy`]).
 //!
 //! The end-to-end suite lives in this crate's `tests/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: fail loudly
+
+pub mod fixtures;
+pub mod pg;
+pub mod process;
+pub mod proxy;
 
 use signet_core::domain::{Clock, ManualClock, SystemClock};
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_crypto_service_client::AsymmetricSignatureCryptoServiceClient;
@@ -52,6 +59,9 @@ pub struct TestServerBuilder {
     admin_token: Option<String>,
     audit: Option<String>,
     audit_checkpoint_records: Option<u64>,
+    cache_max_age: Option<String>,
+    cache_outage_grace: Option<String>,
+    store_timeout: Option<String>,
 }
 
 impl TestServerBuilder {
@@ -64,6 +74,25 @@ impl TestServerBuilder {
     /// Sign an audit checkpoint every `n` records (default 1000).
     pub fn audit_checkpoint_records(mut self, n: u64) -> Self {
         self.audit_checkpoint_records = Some(n);
+        self
+    }
+
+    /// How long cached keys, bindings and tokens are trusted (`cache_max_age`, e.g. `30s`).
+    pub fn cache_max_age(mut self, age: &str) -> Self {
+        self.cache_max_age = Some(age.to_owned());
+        self
+    }
+
+    /// How much longer cached entries may be used while the store is unreachable
+    /// (`cache_outage_grace`).
+    pub fn cache_outage_grace(mut self, grace: &str) -> Self {
+        self.cache_outage_grace = Some(grace.to_owned());
+        self
+    }
+
+    /// How long a call waits for a PostgreSQL connection (`store_timeout`).
+    pub fn store_timeout(mut self, timeout: &str) -> Self {
+        self.store_timeout = Some(timeout.to_owned());
         self
     }
 
@@ -130,6 +159,9 @@ impl TestServerBuilder {
                 store: self.store.clone(),
                 audit: self.audit.clone(),
                 audit_checkpoint_records: self.audit_checkpoint_records,
+                cache_max_age: self.cache_max_age.clone(),
+                cache_outage_grace: self.cache_outage_grace.clone(),
+                store_timeout: self.store_timeout.clone(),
                 ..Overrides::default()
             },
         )
@@ -223,6 +255,9 @@ impl TestServer {
             admin_token: None,
             audit: None,
             audit_checkpoint_records: None,
+            cache_max_age: None,
+            cache_outage_grace: None,
+            store_timeout: None,
         }
     }
 

@@ -5,11 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use prost::Message;
-use signet_core::domain::{
-    FolderId, KeyId, KeyRecord, KeyStatus, Labels, OperationId, OperationKind, OperationRecord,
-    OperationResult,
-};
-use signet_core::store::{KeyWrite, Write};
+use signet_core::domain::{KeyId, OperationId};
 use signet_crypto::{Algorithm, RootKey};
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
 use signet_proto::yandex::cloud::operation::{CancelOperationRequest, operation};
@@ -189,44 +185,13 @@ async fn first_start_writes_secrets_with_mode_0600() {
 /// Writes a CREATING key and its pending operation straight into the store, as a crash in the
 /// middle of key generation would leave them.
 async fn plant_interrupted_create(server: &TestServer, alg: Algorithm) -> (KeyId, OperationId) {
-    let now = server.clock.now_for_tests();
-    let key = KeyRecord {
-        id: KeyId::generate().unwrap(),
-        folder_id: FolderId::parse("folder_id", "default").unwrap(),
-        created_at: now,
-        name: "interrupted".into(),
-        description: String::new(),
-        labels: Labels::default(),
-        status: KeyStatus::Creating,
-        algorithm: alg,
-        deletion_protection: false,
-        public_key_pem: None,
-        sealed: None,
-        deleted_at: None,
-        destroyed_at: None,
-        version: 1,
-    };
-    let op = OperationRecord {
-        id: OperationId::generate().unwrap(),
-        kind: OperationKind::CreateKey,
-        resource_id: key.id.to_string(),
-        description: OperationKind::CreateKey.description().into(),
-        created_at: now,
-        created_by: "admin".into(),
-        modified_at: now,
-        result: OperationResult::Pending,
-    };
-    server
-        .kms()
-        .store()
-        .write(Write {
-            bindings: None,
-            key: Some(KeyWrite::Insert(&key)),
-            operation: Some(&op),
-        })
-        .await
-        .unwrap();
-    (key.id, op.id)
+    let op = signet_testkit::fixtures::interrupted_creation(
+        server.kms().store().as_ref(),
+        server.clock.now_for_tests(),
+        alg,
+    )
+    .await;
+    (KeyId::from_trusted(op.resource_id), op.id)
 }
 
 trait NowForTests {

@@ -9,11 +9,12 @@
 //!
 //! After a batch, when [`AuditSettings::checkpoint_every`] records or
 //! [`AuditSettings::checkpoint_interval`] have passed since the last checkpoint, the writer signs
-//! one for the batch's last record; and once more when it stops.
+//! one for the chain's head; and once more when it stops. With several servers on one store,
+//! one signs at a time (the checkpoint job's claim, [`Store::try_claim`]).
 
 use super::{AuditEvent, AuditHead, CheckpointKey};
 use crate::domain::{Clock, Timestamp};
-use crate::store::{Store, StoreError};
+use crate::store::{AUDIT_CHECKPOINT_JOB, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -359,12 +360,34 @@ impl Writer {
         }
     }
 
-    /// Signs and stores a checkpoint for this writer's last appended record. A failure is
-    /// logged and retried after the next batch (the records themselves are already durable).
+    /// Signs and stores a checkpoint for the chain's head: this writer's last appended record,
+    /// or a later one of another server sharing the store (a checkpoint covers every record up
+    /// to it, whoever appended them). One server signs at a time: while another holds the
+    /// job's claim, and after a failure, this one tries again after its next batch or interval
+    /// (the records themselves are already durable).
     async fn checkpoint(&mut self) {
         self.last_checkpoint = tokio::time::Instant::now();
-        let Some(head) = self.head else {
+        let Some(own) = self.head else {
             return;
+        };
+        let _claim = match self.store.try_claim(AUDIT_CHECKPOINT_JOB).await {
+            Ok(Some(claim)) => claim,
+            Ok(None) => {
+                tracing::debug!("another server is signing an audit checkpoint; will retry");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot claim the audit checkpoint job; will retry");
+                return;
+            }
+        };
+        let head = match self.store.audit_head().await {
+            Ok(stored) if stored.seq >= own.seq => stored,
+            Ok(_) => own,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "cannot read the audit chain head; will retry");
+                return;
+            }
         };
         let stored = match self.key.sign(head.seq, head.hash, self.clock.now()) {
             Ok(cp) => self

@@ -3,7 +3,7 @@ use crate::domain::{
     FolderId, KeyId, KeyRecord, KeyStatus, Labels, OperationId, OperationKind, OperationRecord,
     OperationResult,
 };
-use crate::store::{KeyWrite, Write};
+use crate::store::{Claim, KeyWrite, Write, operation_claim};
 use crate::{CoreError, ErrorKind, Kms};
 use signet_crypto::{Algorithm, SigningKey};
 use std::sync::Arc;
@@ -58,6 +58,11 @@ impl Kms {
             modified_at: now,
             result: OperationResult::Pending,
         };
+        // Claimed before it is committed, so that recovery on another node (which sees the
+        // operation once it is) leaves it to this one. (A fresh random id is never claimed
+        // already; if it were, recovery would at worst generate the key twice, and only one
+        // would be stored.)
+        let claim = self.store.try_claim(&operation_claim(&op.id)).await?;
         self.store
             .write(Write {
                 bindings: None,
@@ -65,15 +70,18 @@ impl Kms {
                 operation: Some(&op),
             })
             .await?;
-        self.spawn_generation(op.clone());
+        self.spawn_generation(op.clone(), claim);
         Ok(op)
     }
 
-    fn spawn_generation(self: &Arc<Self>, op: OperationRecord) {
+    /// Generates the key of a pending creation in the background, holding `claim` (the
+    /// operation's) until it is done.
+    fn spawn_generation(self: &Arc<Self>, op: OperationRecord, claim: Option<Claim>) {
         let kms = Arc::clone(self);
         let guard = self.tasks.start();
         tokio::spawn(async move {
             let _guard = guard;
+            let _claim = claim;
             if let Err(e) = kms.finish_creation(&op).await {
                 tracing::error!(operation_id = %op.id, error = %e, "key creation failed");
                 kms.fail_creation(&op, &e).await;
@@ -85,6 +93,13 @@ impl Kms {
     /// operation done in one write. A key that was cancelled meanwhile is left alone.
     async fn finish_creation(&self, op: &OperationRecord) -> Result<(), CoreError> {
         let key_id = KeyId::from_trusted(op.resource_id.clone());
+        if !matches!(
+            self.store.get_operation(&op.id).await?.map(|o| o.result),
+            Some(OperationResult::Pending)
+        ) {
+            // Finished (or cancelled) since it was found pending: nothing to generate.
+            return Ok(());
+        }
         let Some(record) = self.store.get_key(&key_id).await? else {
             return Err(CoreError::Internal(
                 "the key of a pending create is missing".into(),
@@ -185,15 +200,30 @@ impl Kms {
         }
     }
 
-    /// Finishes operations interrupted by a crash or restart. Creations are resumed (the key
-    /// material is generated afresh: none was ever stored for a CREATING key). Returns how many
-    /// operations were resumed.
+    /// Finishes operations interrupted by a crash or restart, of this process or of another
+    /// sharing the store: every pending operation that nobody has claimed (the process working
+    /// on one holds its claim until it is done; a process that dies loses its claims). Each is
+    /// claimed here first, so that it is finished by exactly one process. Creations are resumed
+    /// in the background (the key material is generated afresh: none was ever stored for a
+    /// CREATING key). Returns how many operations this call took over.
     pub async fn recover_pending_operations(self: &Arc<Self>) -> Result<usize, CoreError> {
         let pending = self.store.pending_operations().await?;
-        let count = pending.len();
+        let mut count = 0;
         for op in pending {
+            let Some(claim) = self.store.try_claim(&operation_claim(&op.id)).await? else {
+                continue; // in progress elsewhere
+            };
+            // Its worker may have finished it, and let go of the claim, since the list was
+            // read (a worker stores the outcome before it releases the claim).
+            let Some(op) = self.store.get_operation(&op.id).await? else {
+                continue;
+            };
+            if op.done() {
+                continue;
+            }
+            count += 1;
             match op.kind {
-                OperationKind::CreateKey => self.spawn_generation(op),
+                OperationKind::CreateKey => self.spawn_generation(op, Some(claim)),
                 // Every other operation is committed done in the same write as its change; a
                 // pending one cannot exist, but if it does, fail it rather than leave it.
                 OperationKind::UpdateKey

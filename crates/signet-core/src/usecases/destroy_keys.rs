@@ -1,5 +1,5 @@
 use crate::domain::KeyId;
-use crate::store::{KeyWrite, StoreError, Write};
+use crate::store::{DESTRUCTION_JOB, KeyWrite, StoreError, Write};
 use crate::{CoreError, Kms};
 
 /// How many keys one pass of the destruction job handles.
@@ -8,8 +8,13 @@ const BATCH: usize = 500;
 impl Kms {
     /// Destroys the sealed material of keys deleted longer ago than the deletion window.
     /// Run periodically by the server; time comes from the injected clock. Returns the ids of
-    /// the keys destroyed in this pass.
+    /// the keys destroyed in this pass. With a store shared by several servers one of them
+    /// runs it at a time: a pass finds nothing to do while another holds the job's claim.
     pub async fn destroy_expired_keys(&self) -> Result<Vec<KeyId>, CoreError> {
+        let Some(_claim) = self.store.try_claim(DESTRUCTION_JOB).await? else {
+            tracing::debug!("another server is destroying expired keys");
+            return Ok(Vec::new());
+        };
         let now = self.clock.now();
         let cutoff = now.saturating_sub(self.settings.deletion_window);
         let due = self.store.keys_due_for_destruction(cutoff, BATCH).await?;

@@ -1,0 +1,259 @@
+//! How long cached keys, bindings and tokens are trusted, shared by the key vault and the
+//! access cache.
+//!
+//! With a store that only this process writes, entries live until they are evicted or
+//! invalidated by the write that changes them. With a store shared by several processes, an
+//! entry is **fresh** for `max_age` after it was loaded: the safety net that bounds how long a
+//! change made elsewhere can go unseen, whether or not its notification arrives (the
+//! cluster's consistency bound). A change feed (`Store::watch_changes`) invalidates entries
+//! sooner; when the feed may have missed changes, every entry loaded before is expired at once
+//! (a new generation).
+//!
+//! An expired entry is reloaded. If the store cannot be reached, it may still be used while it
+//! is younger than `max_age + outage_grace` (**stale**): signing goes on through a short store
+//! outage. Once a reload has found the store unreachable, callers with a stale entry use it at
+//! once, rather than each waiting for the store's timeout, until the store is seen again (by
+//! any successful load, or by the probe that `Kms::follow_store_changes` runs meanwhile). By default `max_age + outage_grace` is the consistency bound itself, so nothing is
+//! used longer than the bound promises; an operator may trade a longer grace (signing through
+//! longer outages) for a longer bound while a node is cut off from the database.
+
+use crate::CoreError;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The trust policy of a cache.
+#[derive(Debug)]
+pub struct CachePolicy {
+    max_age: Option<Duration>,
+    outage_grace: Duration,
+    /// Bumped when changes may have been missed: entries of an older generation are expired.
+    generation: AtomicU64,
+    /// The last load found the store unreachable: callers with a stale entry use it without
+    /// trying the store.
+    store_down: AtomicBool,
+}
+
+/// When and in which generation an entry was loaded.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamp {
+    at: Instant,
+    generation: u64,
+}
+
+/// What a cache lookup found.
+#[derive(Debug)]
+pub enum Cached<T> {
+    /// Trusted without asking the store.
+    Fresh(T),
+    /// To be reloaded; usable only if the store cannot be reached.
+    Stale(T),
+    Missing,
+}
+
+impl CachePolicy {
+    /// `max_age` `None`: entries never expire (this process is the store's only writer).
+    pub fn new(max_age: Option<Duration>, outage_grace: Duration) -> CachePolicy {
+        CachePolicy {
+            max_age,
+            outage_grace,
+            generation: AtomicU64::new(0),
+            store_down: AtomicBool::new(false),
+        }
+    }
+
+    /// The stamp of an entry loaded now.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            at: Instant::now(),
+            generation: self.generation.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Classifies an entry by its stamp; `None` means it is too old to use at all.
+    pub fn classify<T>(&self, stamp: &Stamp, entry: T) -> Option<Cached<T>> {
+        self.classify_aged(stamp.at.elapsed(), stamp.generation, entry)
+    }
+
+    fn classify_aged<T>(&self, age: Duration, generation: u64, entry: T) -> Option<Cached<T>> {
+        let current = generation == self.generation.load(Ordering::SeqCst);
+        match self.max_age {
+            None if current => Some(Cached::Fresh(entry)),
+            Some(max) if current && age < max => Some(Cached::Fresh(entry)),
+            max => {
+                let usable = max
+                    .unwrap_or(Duration::ZERO)
+                    .saturating_add(self.outage_grace);
+                (age < usable).then_some(Cached::Stale(entry))
+            }
+        }
+    }
+
+    /// Expires every entry loaded so far (changes may have been missed).
+    pub fn expire_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl CachePolicy {
+    /// Reloads an entry with `load`, or returns `stale` (the expired entry, if the caller has
+    /// one) when the store cannot be reached, or could not be at the last load. The flag says whether the value was loaded (and
+    /// may be cached afresh; a stale one must not be, or an outage would keep it alive for
+    /// good).
+    pub(crate) async fn reload<T, F>(
+        &self,
+        stale: Option<T>,
+        load: F,
+    ) -> Result<(T, bool), CoreError>
+    where
+        F: Future<Output = Result<T, CoreError>>,
+    {
+        match stale {
+            Some(stale) if self.store_down.load(Ordering::SeqCst) => Ok((stale, false)),
+            stale => self.load_or(stale, load).await,
+        }
+    }
+
+    /// Whether the last load found the store unreachable.
+    pub fn store_down(&self) -> bool {
+        self.store_down.load(Ordering::SeqCst)
+    }
+
+    /// The store answered: stale entries are no longer used in place of loads.
+    pub fn store_up(&self) {
+        self.store_down.store(false, Ordering::SeqCst);
+    }
+
+    async fn load_or<T, F>(&self, stale: Option<T>, load: F) -> Result<(T, bool), CoreError>
+    where
+        F: Future<Output = Result<T, CoreError>>,
+    {
+        match (load.await, stale) {
+            (Ok(value), _) => {
+                self.store_up();
+                Ok((value, true))
+            }
+            (Err(CoreError::Unavailable(e)), stale) => {
+                self.store_down.store(true, Ordering::SeqCst);
+                match stale {
+                    Some(stale) => {
+                        tracing::debug!(error = %e, "the store is unreachable; using a stale cache entry");
+                        Ok((stale, false))
+                    }
+                    None => Err(CoreError::Unavailable(e)),
+                }
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
+impl<T> Cached<T> {
+    /// The entry if it is fresh.
+    pub fn fresh(self) -> Option<T> {
+        match self {
+            Cached::Fresh(t) => Some(t),
+            Cached::Stale(_) | Cached::Missing => None,
+        }
+    }
+
+    /// The entry, fresh or stale.
+    pub fn any(self) -> Option<T> {
+        match self {
+            Cached::Fresh(t) | Cached::Stale(t) => Some(t),
+            Cached::Missing => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn entries_are_fresh_then_stale_then_dead() {
+        let policy = CachePolicy::new(Some(500 * MS), 500 * MS);
+        let fresh = |age| policy.classify_aged(age, 0, ());
+        assert!(matches!(fresh(Duration::ZERO), Some(Cached::Fresh(()))));
+        assert!(matches!(fresh(499 * MS), Some(Cached::Fresh(()))));
+        assert!(matches!(fresh(500 * MS), Some(Cached::Stale(()))));
+        assert!(matches!(fresh(999 * MS), Some(Cached::Stale(()))));
+        assert!(fresh(1000 * MS).is_none());
+    }
+
+    #[test]
+    fn a_new_generation_expires_every_entry_but_not_later_ones() {
+        let policy = CachePolicy::new(Some(Duration::from_secs(60)), Duration::from_secs(1));
+        let old = policy.stamp();
+        policy.expire_all();
+        assert!(matches!(policy.classify(&old, ()), Some(Cached::Stale(()))));
+        assert!(matches!(
+            policy.classify(&policy.stamp(), ()),
+            Some(Cached::Fresh(()))
+        ));
+        // Usable when the store is unreachable no longer than any entry: max age and grace,
+        // counted from the load.
+        assert!(matches!(
+            policy.classify_aged(Duration::from_secs(60), 0, ()),
+            Some(Cached::Stale(()))
+        ));
+        assert!(
+            policy
+                .classify_aged(Duration::from_secs(61), 0, ())
+                .is_none()
+        );
+    }
+
+    fn unreachable() -> CoreError {
+        CoreError::Unavailable(crate::store::StoreError::Unavailable("down".into()))
+    }
+
+    #[tokio::test]
+    async fn a_stale_entry_stands_in_only_while_the_store_is_unreachable() {
+        let policy = CachePolicy::new(Some(500 * MS), 500 * MS);
+        // Loaded: fresh value, to be cached.
+        let got = policy.reload(Some(1), async { Ok(2) }).await.unwrap();
+        assert_eq!(got, (2, true));
+        // Unreachable: the stale value, not to be cached; without one, UNAVAILABLE.
+        assert!(matches!(
+            policy
+                .reload(None::<i32>, async { Err(unreachable()) })
+                .await,
+            Err(CoreError::Unavailable(_))
+        ));
+        let got = policy.reload(Some(1), async { Err(unreachable()) }).await;
+        assert_eq!(got.unwrap(), (1, false));
+        assert!(policy.store_down());
+        // While it is down, a caller with a stale entry does not wait for the store.
+        let got = policy
+            .reload(Some(1), async { panic!("the store was tried") })
+            .await;
+        assert_eq!(got.unwrap(), (1, false));
+        // Other errors are errors, stale entry or not.
+        policy.store_up();
+        assert!(matches!(
+            policy
+                .reload(Some(1), async { Err(CoreError::PermissionDenied) })
+                .await,
+            Err(CoreError::PermissionDenied)
+        ));
+        // A load without a stale entry (a control-plane call) that succeeds clears it too.
+        let _ = policy.reload(Some(1), async { Err(unreachable()) }).await;
+        assert_eq!(
+            policy.reload(None, async { Ok(3) }).await.unwrap(),
+            (3, true)
+        );
+        assert!(!policy.store_down());
+    }
+
+    #[test]
+    fn without_a_max_age_entries_stay_fresh() {
+        let policy = CachePolicy::new(None, Duration::ZERO);
+        assert!(matches!(
+            policy.classify_aged(Duration::from_secs(86_400), 0, ()),
+            Some(Cached::Fresh(()))
+        ));
+    }
+}
