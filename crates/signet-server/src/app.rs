@@ -451,12 +451,15 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
             .set_service_status(*service, tonic_health::ServingStatus::Serving)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(signet_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(signet_proto::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    // Reflection describes every served service, the health and reflection ones included.
+    let reflected = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(signet_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflected().build_v1()?;
+    let reflection_alpha = reflected().build_v1alpha()?;
     let (tx, rx) = oneshot::channel::<()>();
     // REST requests arrive over HTTP/1.1 too; gRPC ones are HTTP/2 by their nature.
     let router = builder

@@ -151,7 +151,12 @@ where
                 client_addr: client_addr(&req),
             }))
         });
-        let span = tracing::info_span!("request", request_id = %request_id, path = %rpc);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            path = %rpc,
+            subject = tracing::field::Empty
+        );
         let fut = self.inner.call(req);
         Box::pin(
             async move {
@@ -323,6 +328,9 @@ impl CallContext {
         match kms.authenticate(header).await {
             Ok(principal) => {
                 audit.subject(principal.subject_id());
+                // Every later log line of the call names who made it.
+                tracing::Span::current()
+                    .record("subject", tracing::field::display(principal.subject_id()));
                 Ok(CallContext {
                     request_id,
                     principal,
@@ -359,6 +367,52 @@ mod tests {
 
     fn off() -> AuditTrail {
         AuditTrail::off(std::sync::Arc::new(signet_core::domain::SystemClock))
+    }
+
+    /// A log writer that keeps what it is given.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn every_log_line_of_a_call_names_its_request_id_and_subject() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let handler = tower::service_fn(|_req: http::Request<()>| async move {
+            // What CallContext::authenticate does once it knows the principal.
+            tracing::Span::current().record("subject", tracing::field::display("ajeSUBJECT"));
+            tracing::info!("inside the handler");
+            tracing::warn!("a second line");
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        });
+        let mut svc = CallLayer::new(off()).layer(handler);
+        let req = http::Request::builder()
+            .uri("/a.S/M")
+            .header("x-request-id", "req-77")
+            .body(())
+            .unwrap();
+        svc.ready().await.unwrap().call(req).await.unwrap();
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        for line in lines {
+            assert!(line.contains("request_id=req-77"), "{line}");
+            assert!(line.contains("subject=ajeSUBJECT"), "{line}");
+        }
     }
 
     #[tokio::test]
