@@ -26,13 +26,19 @@ struct Histogram {
     sum: f64,
 }
 
+/// What is counted of one RPC.
 #[derive(Debug, Default)]
-struct Calls {
-    /// (rpc, code) → calls.
-    requests: BTreeMap<(String, &'static str), u64>,
-    /// (rpc, algorithm) → latency.
-    latency: BTreeMap<(String, &'static str), Histogram>,
+struct Rpc {
+    /// code name → calls.
+    codes: BTreeMap<&'static str, u64>,
+    /// algorithm name ("" when none) → latency.
+    latency: BTreeMap<&'static str, Histogram>,
 }
+
+/// Per RPC label, looked up by the label without allocating: once its RPC has been seen, a call
+/// costs one short lock and no allocation.
+#[derive(Debug, Default)]
+struct Calls(BTreeMap<String, Rpc>);
 
 /// The server's metrics.
 #[derive(Debug)]
@@ -69,13 +75,14 @@ impl Metrics {
         took: Duration,
     ) {
         let seconds = took.as_secs_f64();
-        let rpc = short_rpc(rpc);
+        let label = rpc_label(rpc);
         let mut calls = self.calls.lock();
-        *calls.requests.entry((rpc.clone(), code)).or_default() += 1;
-        let h = calls
-            .latency
-            .entry((rpc, algorithm.unwrap_or("")))
-            .or_default();
+        let entry = match calls.0.get_mut(label) {
+            Some(entry) => entry,
+            None => calls.0.entry(label.to_owned()).or_default(),
+        };
+        *entry.codes.entry(code).or_default() += 1;
+        let h = entry.latency.entry(algorithm.unwrap_or("")).or_default();
         h.count += 1;
         h.sum += seconds;
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -92,7 +99,11 @@ impl Metrics {
             let calls = self.calls.lock();
             out.push_str("# HELP signet_requests_total Calls by RPC and outcome code.\n");
             out.push_str("# TYPE signet_requests_total counter\n");
-            for ((rpc, code), n) in &calls.requests {
+            for (rpc, code, n) in calls
+                .0
+                .iter()
+                .flat_map(|(rpc, e)| e.codes.iter().map(move |(code, n)| (rpc, code, n)))
+            {
                 let _ = writeln!(
                     out,
                     "signet_requests_total{{rpc=\"{rpc}\",code=\"{code}\"}} {n}"
@@ -102,7 +113,11 @@ impl Metrics {
                 "# HELP signet_request_duration_seconds Call latency by RPC and key algorithm.\n",
             );
             out.push_str("# TYPE signet_request_duration_seconds histogram\n");
-            for ((rpc, alg), h) in &calls.latency {
+            for (rpc, alg, h) in calls
+                .0
+                .iter()
+                .flat_map(|(rpc, e)| e.latency.iter().map(move |(alg, h)| (rpc, alg, h)))
+            {
                 let labels = format!("rpc=\"{rpc}\",algorithm=\"{alg}\"");
                 for (bound, n) in BUCKETS.iter().zip(h.counts) {
                     let _ = writeln!(
@@ -229,25 +244,20 @@ fn gauge(out: &mut String, name: &str, help: &str, value: f64) {
     );
 }
 
-/// `Service/Method` from a gRPC path, limited to label-safe characters; anything else (an
-/// unknown path a client made up) is folded into one label value.
-fn short_rpc(path: &str) -> String {
+/// `Service/Method` from a gRPC path (a slice of it), limited to label-safe characters; anything
+/// else (an unknown path a client made up) is folded into one label value.
+fn rpc_label(path: &str) -> &str {
     let short = path
         .rsplit_once('/')
-        .and_then(|(service, method)| {
-            let service = service.rsplit('.').next()?;
-            Some(format!("{service}/{method}"))
-        })
-        .unwrap_or_default();
-    if !short.is_empty()
-        && short.len() <= 96
-        && short
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'/')
-    {
+        .and_then(|(service, _)| service.rfind('.'))
+        .map_or("", |dot| &path[dot + 1..]);
+    let safe = short
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'/');
+    if short.len() > 2 && short.len() <= 96 && safe && short.matches('/').count() == 1 {
         short
     } else {
-        "other".to_owned()
+        "other"
     }
 }
 
@@ -258,13 +268,14 @@ mod tests {
     #[test]
     fn rpc_labels_are_short_and_safe() {
         assert_eq!(
-            short_rpc(
+            rpc_label(
                 "/yandex.cloud.kms.v1.asymmetricsignature.AsymmetricSignatureCryptoService/Sign"
             ),
             "AsymmetricSignatureCryptoService/Sign"
         );
-        assert_eq!(short_rpc("/x.Y/\"}evil"), "other");
-        assert_eq!(short_rpc("nothing"), "other");
+        assert_eq!(rpc_label("/x.Y/\"}evil"), "other");
+        assert_eq!(rpc_label("nothing"), "other");
+        assert_eq!(rpc_label("/x.Y/a/b"), "other");
     }
 
     #[test]
@@ -278,11 +289,12 @@ mod tests {
         );
         m.observe("/a.S/M", "NOT_FOUND", None, Duration::from_secs(20));
         let calls = m.calls.lock();
-        assert_eq!(calls.requests[&("S/M".to_owned(), "OK")], 1);
-        let h = &calls.latency[&("S/M".to_owned(), "ECDSA_NIST_P256_SHA_256")];
+        let rpc = &calls.0["S/M"];
+        assert_eq!(rpc.codes["OK"], 1);
+        let h = &rpc.latency["ECDSA_NIST_P256_SHA_256"];
         assert_eq!(h.counts[0..2], [0, 0]);
         assert!(h.counts[2..].iter().all(|n| *n == 1));
-        let slow = &calls.latency[&("S/M".to_owned(), "")];
+        let slow = &rpc.latency[""];
         assert!(slow.counts.iter().all(|n| *n == 0));
         assert_eq!(slow.count, 1);
     }
