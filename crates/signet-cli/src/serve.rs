@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// HOST:PORT announced by endpoint discovery [default: the listen address].
     #[arg(long, value_name = "HOST:PORT")]
     pub advertise: Option<String>,
+    /// Quota: asymmetric signature keys per folder [default: 100].
+    #[arg(long, value_name = "N")]
+    pub max_keys_per_folder: Option<u32>,
 }
 
 impl ServeArgs {
@@ -67,6 +70,7 @@ impl ServeArgs {
             tls_client_ca: self.tls_client_ca.clone(),
             advertise: self.advertise.clone(),
             store: self.store.clone(),
+            max_keys_per_folder: self.max_keys_per_folder,
             ..Overrides::default()
         };
         Settings::resolve(self.config.as_deref(), |k| std::env::var(k).ok(), flags)

@@ -28,7 +28,13 @@ pub struct KmsSettings {
     /// caches); with a store shared by several nodes it is the bound on how long a change made
     /// elsewhere (deactivation, deletion, binding change, revocation) can go unseen here.
     pub cache_max_age: Option<Duration>,
+    /// How many asymmetric signature keys that are not deleted a folder may hold (CREATING
+    /// ones included). Default 100, Yandex's quota `kms.asymmetricSignatureKeys.count`.
+    pub max_keys_per_folder: u32,
 }
+
+/// Yandex's default quota of asymmetric signature keys per folder.
+pub const DEFAULT_MAX_KEYS_PER_FOLDER: u32 = 100;
 
 /// The audience Yandex's own SDKs put in JWTs by default.
 pub const CANONICAL_JWT_AUDIENCE: &str = "https://iam.api.cloud.yandex.net/iam/v1/tokens";
@@ -47,6 +53,7 @@ impl Default for KmsSettings {
             jwt_audiences: vec![CANONICAL_JWT_AUDIENCE.to_owned()],
             jwt_leeway: Duration::from_secs(300),
             cache_max_age: None,
+            max_keys_per_folder: DEFAULT_MAX_KEYS_PER_FOLDER,
         }
     }
 }

@@ -322,6 +322,7 @@ async fn finish_open(
             token_lifetime: settings.token_lifetime,
             jwt_audiences,
             cache_max_age: settings.cache_max_age,
+            max_keys_per_folder: settings.max_keys_per_folder,
             ..KmsSettings::default()
         },
     );

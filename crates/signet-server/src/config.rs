@@ -31,6 +31,7 @@ pub struct FileConfig {
     pub audit: Option<String>,
     pub audit_checkpoint_records: Option<u64>,
     pub audit_checkpoint_interval: Option<String>,
+    pub max_keys_per_folder: Option<u32>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -69,6 +70,8 @@ pub struct Settings {
     pub cache_max_age: Option<Duration>,
     /// The audit trail: which calls are recorded, and how often checkpoints are signed.
     pub audit: AuditSettings,
+    /// Quota: asymmetric signature keys (not deleted) per folder. Default 100, as in Yandex.
+    pub max_keys_per_folder: u32,
 }
 
 /// The store a server uses.
@@ -171,6 +174,12 @@ impl Settings {
                 })
                 .transpose()?,
             audit_checkpoint_interval: env("SIGNET_AUDIT_CHECKPOINT_INTERVAL"),
+            max_keys_per_folder: env("SIGNET_MAX_KEYS_PER_FOLDER")
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| invalid("SIGNET_MAX_KEYS_PER_FOLDER", "not a number"))
+                })
+                .transpose()?,
         };
         let merged = merge(merge(file, from_env), flags);
 
@@ -247,6 +256,12 @@ impl Settings {
         if key_cache_capacity == 0 {
             return Err(invalid("key_cache_capacity", "must be at least 1"));
         }
+        let max_keys_per_folder = merged
+            .max_keys_per_folder
+            .unwrap_or(signet_core::DEFAULT_MAX_KEYS_PER_FOLDER);
+        if max_keys_per_folder == 0 {
+            return Err(invalid("max_keys_per_folder", "must be at least 1"));
+        }
         Ok(Settings {
             data_dir: merged
                 .data_dir
@@ -274,6 +289,7 @@ impl Settings {
             store,
             cache_max_age,
             audit,
+            max_keys_per_folder,
         })
     }
 }
@@ -303,6 +319,7 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
         audit_checkpoint_interval: high
             .audit_checkpoint_interval
             .or(low.audit_checkpoint_interval),
+        max_keys_per_folder: high.max_keys_per_folder.or(low.max_keys_per_folder),
     }
 }
 
@@ -418,6 +435,37 @@ mod tests {
             assert!(
                 Settings::resolve(None, env, Overrides::default()).is_err(),
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_keys_per_folder_from_file_env_and_flags() {
+        let d = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(d.max_keys_per_folder, 100, "Yandex's default quota");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signet.toml");
+        std::fs::write(&path, "max_keys_per_folder = 5\n").unwrap();
+        let s = Settings::resolve(Some(&path), |_| None, Overrides::default()).unwrap();
+        assert_eq!(s.max_keys_per_folder, 5);
+        let env = |k: &str| (k == "SIGNET_MAX_KEYS_PER_FOLDER").then(|| "7".to_owned());
+        let s = Settings::resolve(Some(&path), env, Overrides::default()).unwrap();
+        assert_eq!(s.max_keys_per_folder, 7);
+        let flags = Overrides {
+            max_keys_per_folder: Some(9),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(Some(&path), env, flags)
+                .unwrap()
+                .max_keys_per_folder,
+            9
+        );
+        for bad in ["0", "-1", "many", "4294967296"] {
+            let env = |k: &str| (k == "SIGNET_MAX_KEYS_PER_FOLDER").then(|| bad.to_owned());
+            assert!(
+                Settings::resolve(None, env, Overrides::default()).is_err(),
+                "{bad}"
             );
         }
     }

@@ -52,9 +52,16 @@ pub struct TestServerBuilder {
     admin_token: Option<String>,
     audit: Option<String>,
     audit_checkpoint_records: Option<u64>,
+    max_keys_per_folder: Option<u32>,
 }
 
 impl TestServerBuilder {
+    /// The quota of asymmetric signature keys per folder (default 100).
+    pub fn max_keys_per_folder(mut self, n: u32) -> Self {
+        self.max_keys_per_folder = Some(n);
+        self
+    }
+
     /// The audit trail mode: `all` (the default), `control-plane` or `off`.
     pub fn audit(mut self, mode: &str) -> Self {
         self.audit = Some(mode.to_owned());
@@ -130,6 +137,7 @@ impl TestServerBuilder {
                 store: self.store.clone(),
                 audit: self.audit.clone(),
                 audit_checkpoint_records: self.audit_checkpoint_records,
+                max_keys_per_folder: self.max_keys_per_folder,
                 ..Overrides::default()
             },
         )
@@ -223,6 +231,7 @@ impl TestServer {
             admin_token: None,
             audit: None,
             audit_checkpoint_records: None,
+            max_keys_per_folder: None,
         }
     }
 
