@@ -105,7 +105,8 @@ pub struct BenchArgs {
     pub algorithm: AlgorithmList,
 
     /// Keys created up front per algorithm; requests are spread uniformly at random over all
-    /// of them (not used by --op create).
+    /// of them (not used by --op create). They go into one folder: against your own server its
+    /// per-folder key quota (default 100) must allow them; a --spawn server has no quota.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub keys: u32,
