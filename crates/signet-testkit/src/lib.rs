@@ -290,6 +290,32 @@ impl TestServer {
         OperationServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
     }
 
+    /// Creates a key (as admin), waits for it to be ready and returns its id; panics if the
+    /// creation fails.
+    pub async fn create_key(&self, folder: &str, algorithm: signet_crypto::Algorithm) -> String {
+        use prost::Message as _;
+        use signet_proto::yandex::cloud::kms::v1::asymmetricsignature as kms;
+        let op = self
+            .keys()
+            .create(kms::CreateAsymmetricSignatureKeyRequest {
+                folder_id: folder.into(),
+                name: "test-key".into(),
+                signature_algorithm: algorithm.wire_number(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        match self.wait(op).await.result {
+            Some(signet_proto::yandex::cloud::operation::operation::Result::Response(any)) => {
+                kms::AsymmetricSignatureKey::decode(any.value.as_ref())
+                    .unwrap()
+                    .id
+            }
+            other => panic!("key creation failed: {other:?}"),
+        }
+    }
+
     /// Creates a service account (as admin) and returns its id.
     pub async fn create_service_account(&self, folder: &str, name: &str) -> String {
         use prost::Message as _;
