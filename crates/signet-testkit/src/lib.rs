@@ -422,6 +422,73 @@ impl StoppedServer {
     }
 }
 
+/// Building the JWTs service accounts exchange for IAM tokens, well-formed or not.
+pub mod jwt {
+    use base64::Engine as _;
+
+    pub fn b64url(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A compact JWS of `header` and `claims`, its signature made by `signer` over the signing
+    /// input.
+    pub fn jws(
+        header: serde_json::Value,
+        claims: serde_json::Value,
+        signer: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> String {
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(claims.to_string().as_bytes())
+        );
+        let signature = signer(input.as_bytes());
+        format!("{input}.{}", b64url(&signature))
+    }
+
+    /// A PS256 signer with an RSA private key (PKCS#8 DER), as Yandex's SDKs sign.
+    pub fn ps256(pkcs8_der: &[u8]) -> impl FnOnce(&[u8]) -> Vec<u8> + '_ {
+        move |input| {
+            signet_crypto::SigningKey::from_pkcs8(
+                signet_crypto::Algorithm::Rsa2048PssSha256,
+                &signet_crypto::SecretBytes::new(pkcs8_der.to_vec()),
+            )
+            .unwrap()
+            .sign(input)
+            .unwrap()
+        }
+    }
+
+    /// The DER inside a PEM document.
+    pub fn pem_body(pem: &str) -> Vec<u8> {
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
+    }
+
+    /// HMAC-SHA-256 (RFC 2104) over signet-crypto's SHA-256: what an HS256 forger computes.
+    pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+        let mut block = [0u8; 64];
+        if key.len() > 64 {
+            block[..32].copy_from_slice(&signet_crypto::sha256(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let inner: Vec<u8> = block
+            .iter()
+            .map(|b| b ^ 0x36)
+            .chain(message.iter().copied())
+            .collect();
+        let outer: Vec<u8> = block
+            .iter()
+            .map(|b| b ^ 0x5c)
+            .chain(signet_crypto::sha256(&inner))
+            .collect();
+        signet_crypto::sha256(&outer)
+    }
+}
+
 /// The workspace root (for compat/ scripts).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use prost::Message;
 use signet_core::audit::{checkpoint_public_key, verify};
 use signet_core::domain::Clock as _;
-use signet_crypto::{Algorithm, SecretBytes, SigningKey};
+use signet_crypto::Algorithm;
 use signet_proto::wkt::FieldMask;
 use signet_proto::yandex::cloud::access::{
     AccessBinding, AccessBindingAction, AccessBindingDelta, ListAccessBindingsRequest,
@@ -26,6 +26,7 @@ use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signat
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
 use signet_proto::yandex::cloud::operation::{CancelOperationRequest, GetOperationRequest};
 use signet_testkit::TestServer;
+use signet_testkit::jwt::{self, b64url, jws};
 use std::collections::HashMap;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -324,17 +325,10 @@ async fn fixtures(server: &TestServer) -> Fixtures {
         account,
         other_account,
         jwt_kid: key.id,
-        jwt_key: pem_body(&created.private_key),
+        jwt_key: jwt::pem_body(&created.private_key),
         jwt_public_pem: key.public_key,
         now: server.clock.now().as_micros() / 1_000_000,
     }
-}
-
-fn pem_body(pem: &str) -> Vec<u8> {
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,58 +479,9 @@ fn raw(service: &str, method: &str, body: Vec<u8>) -> Call {
 // ---------------------------------------------------------------------------------------------
 // JWTs.
 
-fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A compact JWS of `header` and `claims`, its signature made by `signer` over the signing
-/// input.
-fn jws(
-    header: serde_json::Value,
-    claims: serde_json::Value,
-    signer: impl FnOnce(&[u8]) -> Vec<u8>,
-) -> String {
-    let input = format!(
-        "{}.{}",
-        b64url(header.to_string().as_bytes()),
-        b64url(claims.to_string().as_bytes())
-    );
-    let signature = signer(input.as_bytes());
-    format!("{input}.{}", b64url(&signature))
-}
-
-/// HMAC-SHA-256 (RFC 2104) over signet-crypto's SHA-256.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&signet_crypto::sha256(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let inner: Vec<u8> = block
-        .iter()
-        .map(|b| b ^ 0x36)
-        .chain(message.iter().copied())
-        .collect();
-    let outer: Vec<u8> = block
-        .iter()
-        .map(|b| b ^ 0x5c)
-        .chain(signet_crypto::sha256(&inner))
-        .collect();
-    signet_crypto::sha256(&outer)
-}
-
 impl Fixtures {
     fn ps256(&self) -> impl FnOnce(&[u8]) -> Vec<u8> + '_ {
-        move |input| {
-            SigningKey::from_pkcs8(
-                Algorithm::Rsa2048PssSha256,
-                &SecretBytes::new(self.jwt_key.clone()),
-            )
-            .unwrap()
-            .sign(input)
-            .unwrap()
-        }
+        jwt::ps256(&self.jwt_key)
     }
 
     fn header(&self, alg: &str) -> serde_json::Value {
@@ -1122,7 +1067,7 @@ fn cases(fx: &Fixtures) -> Vec<Case> {
         exchange(jws(
             fx.header("HS256"),
             fx.claims(now, now + 600, AUDIENCE),
-            |input| hmac_sha256(fx.jwt_public_pem.as_bytes(), input).to_vec(),
+            |input| jwt::hmac_sha256(fx.jwt_public_pem.as_bytes(), input).to_vec(),
         )),
         Code::Unauthenticated,
     ));
