@@ -4,56 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
-const SIGNET: &str = env!("CARGO_BIN_EXE_signet");
+mod common;
+
+use common::{SIGNET, Server};
 const KEY: &str = "asymmetric-signature-key";
 const CRYPTO: &str = "asymmetric-signature-crypto";
 const SIGNER: &str = "kms.asymmetricSignatureKeys.signer";
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(SIGNET)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut addr = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(a) = line.strip_prefix("signet listening on ") {
-                addr = Some(a.trim().to_owned());
-                break;
-            }
-        }
-        Server {
-            child,
-            addr: addr.expect("the server never said it was listening"),
-        }
-    }
-
-    fn port(&self) -> &str {
-        self.addr.rsplit_once(':').unwrap().1
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `signet --endpoint ADDR --insecure <args>` with `SIGNET_TOKEN=token`, `input` on stdin.
 fn signet_with_input(server: &Server, token: &str, args: &[&str], input: &[u8]) -> Output {

@@ -4,59 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-const SIGNET: &str = env!("CARGO_BIN_EXE_signet");
+mod common;
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(SIGNET)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut addr = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(a) = line.strip_prefix("signet listening on ") {
-                addr = Some(a.trim().to_owned());
-                break;
-            }
-        }
-        Server {
-            child,
-            addr: addr.expect("the server never said it was listening"),
-        }
-    }
-
-    /// SIGTERM, then wait: the server must shut down cleanly.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(exit.success(), "signet serve exited with {exit:?}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{SIGNET, Server};
 
 fn signet(server: &Server, token: &str, args: &[&str]) -> std::process::Output {
     Command::new(SIGNET)
@@ -80,14 +32,14 @@ fn ok(out: std::process::Output) -> String {
 fn quick_start_create_sign_verify_restart_restore() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("signet-data");
-    let server = Server::start(&data);
+    let server = Server::start(&data, &[]);
     let token = std::fs::read_to_string(data.join("admin-token"))
         .unwrap()
         .trim()
         .to_owned();
 
     // Core dumps are off for the server process.
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
     let core = limits
         .lines()
         .find(|l| l.starts_with("Max core file size"))
@@ -168,7 +120,7 @@ fn quick_start_create_sign_verify_restart_restore() {
 
     // Restart: the key still signs, with the same public key.
     server.stop();
-    let server = Server::start(&data);
+    let server = Server::start(&data, &[]);
     std::fs::remove_file(&sig).unwrap();
     ok(signet(
         &server,
