@@ -37,9 +37,10 @@ pub enum CoreError {
     FailedPrecondition(String),
     #[error("{0}")]
     AlreadyExists(String),
-    /// A quota is used up (RESOURCE_EXHAUSTED). `quota` is the quota's name as Yandex names it
-    /// (e.g. `kms.asymmetricSignatureKeys.count`), `subject` what it applies to (`folder:<id>`).
-    #[error("quota {quota} exceeded: {subject} already holds the maximum of {limit}")]
+    /// A quota or limit is used up (RESOURCE_EXHAUSTED). `quota` is its name (Yandex's where
+    /// there is one, e.g. `kms.asymmetricSignatureKeys.count`), `subject` what it applies to
+    /// (`folder:<id>`, `subject:<id>`, `server`).
+    #[error("quota {quota} exceeded for {subject} (limit {limit})")]
     QuotaExceeded {
         quota: &'static str,
         subject: String,

@@ -397,6 +397,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         jwt_audiences(&advertised, local_addr),
     )
     .await?;
+    let limits = crate::limits::LimitsLayer::new(&settings.limits, Arc::clone(&clock));
     let (trail, audit_writer) = if settings.audit.mode == AuditMode::Off {
         tracing::warn!("the audit trail is off: calls are not recorded");
         (AuditTrail::off(clock), AuditWriter::none())
@@ -429,7 +430,9 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     }
     let (tx, rx) = oneshot::channel::<()>();
     let router = builder
+        .timeout(settings.request_timeout)
         .layer(CallLayer::new(trail))
+        .layer(limits)
         .add_service(
             AsymmetricSignatureKeyServiceServer::new(KeyService::new(Arc::clone(&kms)))
                 .max_decoding_message_size(MAX_REQUEST_BYTES),

@@ -2,6 +2,7 @@
 //! environment variables, overridden by command-line flags, turned once into validated
 //! [`Settings`]. `config/signet.example.toml` documents every key.
 
+use crate::limits::{LimitSettings, RateLimit};
 use serde::Deserialize;
 use signet_core::audit::{AuditMode, AuditSettings};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -32,6 +33,10 @@ pub struct FileConfig {
     pub audit_checkpoint_records: Option<u64>,
     pub audit_checkpoint_interval: Option<String>,
     pub max_keys_per_folder: Option<u32>,
+    pub max_concurrent_requests: Option<u32>,
+    pub rate_limit: Option<u32>,
+    pub rate_limit_burst: Option<u32>,
+    pub request_timeout: Option<String>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -72,6 +77,11 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Quota: asymmetric signature keys (not deleted) per folder. Default 100, as in Yandex.
     pub max_keys_per_folder: u32,
+    /// Requests in flight and per-subject call rate (see `limits`).
+    pub limits: LimitSettings,
+    /// How long a call may take, from its first byte to its answer (default 60 s); a client's
+    /// shorter `grpc-timeout` wins.
+    pub request_timeout: Duration,
 }
 
 /// The store a server uses.
@@ -174,14 +184,18 @@ impl Settings {
                 })
                 .transpose()?,
             audit_checkpoint_interval: env("SIGNET_AUDIT_CHECKPOINT_INTERVAL"),
-            max_keys_per_folder: env("SIGNET_MAX_KEYS_PER_FOLDER")
-                .map(|v| {
-                    v.parse()
-                        .map_err(|_| invalid("SIGNET_MAX_KEYS_PER_FOLDER", "not a number"))
-                })
-                .transpose()?,
+            max_keys_per_folder: number(&env, "SIGNET_MAX_KEYS_PER_FOLDER")?,
+            max_concurrent_requests: number(&env, "SIGNET_MAX_CONCURRENT_REQUESTS")?,
+            rate_limit: number(&env, "SIGNET_RATE_LIMIT")?,
+            rate_limit_burst: number(&env, "SIGNET_RATE_LIMIT_BURST")?,
+            request_timeout: env("SIGNET_REQUEST_TIMEOUT"),
         };
         let merged = merge(merge(file, from_env), flags);
+        let limits = limit_settings(&merged)?;
+        let request_timeout = duration("request_timeout", merged.request_timeout.clone(), "60s")?;
+        if request_timeout.is_zero() {
+            return Err(invalid("request_timeout", "must be longer than zero"));
+        }
 
         let listen_text = merged.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text
@@ -262,6 +276,7 @@ impl Settings {
         if max_keys_per_folder == 0 {
             return Err(invalid("max_keys_per_folder", "must be at least 1"));
         }
+
         Ok(Settings {
             data_dir: merged
                 .data_dir
@@ -290,6 +305,8 @@ impl Settings {
             cache_max_age,
             audit,
             max_keys_per_folder,
+            limits,
+            request_timeout,
         })
     }
 }
@@ -320,7 +337,48 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
             .audit_checkpoint_interval
             .or(low.audit_checkpoint_interval),
         max_keys_per_folder: high.max_keys_per_folder.or(low.max_keys_per_folder),
+        max_concurrent_requests: high.max_concurrent_requests.or(low.max_concurrent_requests),
+        rate_limit: high.rate_limit.or(low.rate_limit),
+        rate_limit_burst: high.rate_limit_burst.or(low.rate_limit_burst),
+        request_timeout: high.request_timeout.or(low.request_timeout),
     }
+}
+
+/// A numeric environment variable, if set.
+fn number<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<T>, ConfigError> {
+    env(name)
+        .map(|v| v.parse().map_err(|_| invalid(name, "not a number")))
+        .transpose()
+}
+
+fn limit_settings(merged: &FileConfig) -> Result<LimitSettings, ConfigError> {
+    let max_concurrent_requests = merged
+        .max_concurrent_requests
+        .unwrap_or(crate::limits::DEFAULT_MAX_CONCURRENT_REQUESTS);
+    if max_concurrent_requests == 0 {
+        return Err(invalid("max_concurrent_requests", "must be at least 1"));
+    }
+    let rate_limit = match (merged.rate_limit.unwrap_or(0), merged.rate_limit_burst) {
+        (0, None) => None,
+        (0, Some(_)) => {
+            return Err(invalid(
+                "rate_limit_burst",
+                "needs rate_limit (calls per second per subject)",
+            ));
+        }
+        (_, Some(0)) => return Err(invalid("rate_limit_burst", "must be at least 1")),
+        (per_second, burst) => Some(RateLimit {
+            per_second,
+            burst: burst.unwrap_or(per_second),
+        }),
+    };
+    Ok(LimitSettings {
+        max_concurrent_requests,
+        rate_limit,
+    })
 }
 
 fn invalid(setting: &str, message: &str) -> ConfigError {
@@ -468,6 +526,72 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn limits_from_file_env_and_flags() {
+        let d = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(d.limits, LimitSettings::default());
+        assert_eq!(d.limits.max_concurrent_requests, 1024);
+        assert_eq!(d.limits.rate_limit, None, "no rate limit unless asked for");
+        assert_eq!(d.request_timeout, Duration::from_secs(60));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signet.toml");
+        std::fs::write(
+            &path,
+            "max_concurrent_requests = 8\nrate_limit = 50\nrequest_timeout = \"5s\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Some(&path), |_| None, Overrides::default()).unwrap();
+        assert_eq!(s.limits.max_concurrent_requests, 8);
+        assert_eq!(
+            s.limits.rate_limit,
+            Some(RateLimit {
+                per_second: 50,
+                burst: 50
+            }),
+            "the burst defaults to one second's worth"
+        );
+        assert_eq!(s.request_timeout, Duration::from_secs(5));
+        let env = |k: &str| match k {
+            "SIGNET_RATE_LIMIT_BURST" => Some("200".to_owned()),
+            "SIGNET_MAX_CONCURRENT_REQUESTS" => Some("16".to_owned()),
+            _ => None,
+        };
+        let flags = Overrides {
+            rate_limit: Some(70),
+            ..Default::default()
+        };
+        let s = Settings::resolve(Some(&path), env, flags).unwrap();
+        assert_eq!(s.limits.max_concurrent_requests, 16);
+        assert_eq!(
+            s.limits.rate_limit,
+            Some(RateLimit {
+                per_second: 70,
+                burst: 200
+            })
+        );
+        for bad in [
+            ("SIGNET_MAX_CONCURRENT_REQUESTS", "0"),
+            ("SIGNET_MAX_CONCURRENT_REQUESTS", "lots"),
+            ("SIGNET_RATE_LIMIT", "-5"),
+            ("SIGNET_RATE_LIMIT_BURST", "10"),
+            ("SIGNET_REQUEST_TIMEOUT", "0s"),
+            ("SIGNET_REQUEST_TIMEOUT", "soon"),
+        ] {
+            let env = |k: &str| (k == bad.0).then(|| bad.1.to_owned());
+            assert!(
+                Settings::resolve(None, env, Overrides::default()).is_err(),
+                "{bad:?}"
+            );
+        }
+        let env = |k: &str| match k {
+            "SIGNET_RATE_LIMIT" => Some("5".to_owned()),
+            "SIGNET_RATE_LIMIT_BURST" => Some("0".to_owned()),
+            _ => None,
+        };
+        assert!(Settings::resolve(None, env, Overrides::default()).is_err());
     }
 
     #[test]

@@ -311,6 +311,15 @@ impl CallContext {
         match kms.authenticate(header).await {
             Ok(principal) => {
                 audit.subject(principal.subject_id());
+                if let Some(limit) = request
+                    .extensions()
+                    .get::<crate::limits::SubjectRateLimit>()
+                {
+                    limit
+                        .0
+                        .check(principal.subject_id())
+                        .map_err(|e| crate::error::to_status(&e, &request_id))?;
+                }
                 Ok(CallContext {
                     request_id,
                     principal,

@@ -11,6 +11,7 @@ pub mod context;
 pub mod error;
 pub mod grpc;
 pub mod hardening;
+pub mod limits;
 
 pub use app::{Running, ServeError, open_kms, open_store, start};
 pub use config::{LogFormat, Overrides, Settings};

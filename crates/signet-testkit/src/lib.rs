@@ -53,9 +53,30 @@ pub struct TestServerBuilder {
     audit: Option<String>,
     audit_checkpoint_records: Option<u64>,
     max_keys_per_folder: Option<u32>,
+    limits: Overrides,
 }
 
 impl TestServerBuilder {
+    /// Requests in flight at once (default 1024).
+    pub fn max_concurrent_requests(mut self, n: u32) -> Self {
+        self.limits.max_concurrent_requests = Some(n);
+        self
+    }
+
+    /// Calls per second per subject, and the burst (default: no limit). Time is the test's
+    /// clock.
+    pub fn rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.limits.rate_limit = Some(per_second);
+        self.limits.rate_limit_burst = Some(burst);
+        self
+    }
+
+    /// How long a call may take (default 60 s).
+    pub fn request_timeout(mut self, timeout: &str) -> Self {
+        self.limits.request_timeout = Some(timeout.to_owned());
+        self
+    }
+
     /// The quota of asymmetric signature keys per folder (default 100).
     pub fn max_keys_per_folder(mut self, n: u32) -> Self {
         self.max_keys_per_folder = Some(n);
@@ -138,6 +159,10 @@ impl TestServerBuilder {
                 audit: self.audit.clone(),
                 audit_checkpoint_records: self.audit_checkpoint_records,
                 max_keys_per_folder: self.max_keys_per_folder,
+                max_concurrent_requests: self.limits.max_concurrent_requests,
+                rate_limit: self.limits.rate_limit,
+                rate_limit_burst: self.limits.rate_limit_burst,
+                request_timeout: self.limits.request_timeout.clone(),
                 ..Overrides::default()
             },
         )
@@ -232,6 +257,7 @@ impl TestServer {
             audit: None,
             audit_checkpoint_records: None,
             max_keys_per_folder: None,
+            limits: Overrides::default(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! Resource limits end to end: the per-folder quota of asymmetric signature keys answers
 //! RESOURCE_EXHAUSTED with a QuotaFailure, counts only keys that are not deleted, holds under
-//! concurrent creations, and leaves the rest of the server working.
+//! concurrent creations, and leaves the rest of the server working; requests beyond the
+//! in-flight limit and calls beyond a subject's rate are refused (and audited); a client that
+//! never finishes its request is cut off at the request deadline.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -165,4 +167,211 @@ async fn concurrent_creations_cannot_overshoot_the_quota() {
         );
     }
     assert_eq!(live_keys(&server, "race").await, LIMIT as usize);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests in flight, per-subject rates, request deadlines.
+
+fn list_request() -> ListAsymmetricSignatureKeysRequest {
+    ListAsymmetricSignatureKeysRequest {
+        folder_id: "default".into(),
+        ..Default::default()
+    }
+}
+
+#[track_caller]
+fn assert_limited(status: &tonic::Status, quota: &str, subject: &str) {
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains(quota), "{status:?}");
+    let details = status.get_error_details();
+    assert_eq!(
+        details.quota_failure().expect("a QuotaFailure").violations[0].subject,
+        subject
+    );
+    assert!(details.request_info().is_some());
+}
+
+/// A gRPC call whose request body never finishes: the server holds it in flight until the
+/// stream is reset or the request deadline passes. Returns the stream's answer.
+async fn slow_call(
+    server: &TestServer,
+) -> (h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>) {
+    let tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "http://{}/yandex.cloud.kms.v1.asymmetricsignature.AsymmetricSignatureCryptoService/Sign",
+            server.addr()
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {}", server.token))
+        .body(())
+        .unwrap();
+    let (response, mut body) = client.send_request(request, false).unwrap();
+    // A gRPC frame header announcing 100 bytes, and then nothing.
+    body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 100]), false)
+        .unwrap();
+    (response, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_beyond_the_in_flight_limit_is_refused_and_audited() {
+    let server = TestServer::builder()
+        .max_concurrent_requests(1)
+        .start()
+        .await;
+    server.keys().list(list_request()).await.unwrap();
+    // Once the slow call holds the only place, other calls are refused. (If it arrives while
+    // a probe holds the place, it is the one refused: start another.)
+    let mut probes = 0;
+    let (refused, slow, mut body) = 'attempt: loop {
+        let (response, body) = slow_call(&server).await;
+        let slow = tokio::spawn(response);
+        loop {
+            assert!(
+                probes < 100_000,
+                "no call was refused while a slow one was in flight"
+            );
+            probes += 1;
+            if slow.is_finished() {
+                continue 'attempt;
+            }
+            let id = format!("probe-{probes}");
+            let mut req = tonic::Request::new(list_request());
+            req.metadata_mut()
+                .insert("x-request-id", id.parse().unwrap());
+            match server.keys().list(req).await {
+                Ok(_) => tokio::task::yield_now().await,
+                Err(status) => {
+                    assert_limited(&status, "signet.requests.inFlight", "server");
+                    break 'attempt (id, slow, body);
+                }
+            }
+        }
+    };
+    // The slow call is abandoned; its place frees and calls go through again.
+    body.send_reset(h2::Reason::CANCEL);
+    slow.abort();
+    let mut recovered = false;
+    for _ in 0..10_000 {
+        if server.keys().list(list_request()).await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(recovered, "the place was never freed");
+    // The refusal is in the audit trail, under its request id.
+    let records = server
+        .kms()
+        .store()
+        .audit_records(1, 1_000_000)
+        .await
+        .unwrap();
+    let record = records
+        .iter()
+        .find(|r| r.event.request_id == refused)
+        .expect("the refused call was audited");
+    assert_eq!(record.event.outcome, "RESOURCE_EXHAUSTED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_holds_its_place_only_until_the_request_deadline() {
+    let server = TestServer::builder()
+        .max_concurrent_requests(1)
+        .request_timeout("1s")
+        .start()
+        .await;
+    let (response, _body) = slow_call(&server).await;
+    // The server gives up on the unfinished request (it does not wait for the body forever).
+    let answer = response.await.unwrap();
+    let status =
+        tonic::Status::from_header_map(answer.headers()).expect("a trailers-only gRPC error");
+    assert_eq!(status.code(), Code::Cancelled, "{status:?}");
+    server.keys().list(list_request()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_subject_has_its_own_rate_limit_on_the_test_clock() {
+    use signet_proto::yandex::cloud::access;
+    let server = TestServer::builder().rate_limit(2, 3).start().await;
+    let sa = server.create_service_account("default", "rated").await;
+    let token = server.token_for(&sa).await;
+    // The admin spent 2 of its 3; the service account has 3 (denied calls count too).
+    for _ in 0..3 {
+        let status = server
+            .keys_as(Some(&token))
+            .list(list_request())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    }
+    let status = server
+        .keys_as(Some(&token))
+        .list(list_request())
+        .await
+        .unwrap_err();
+    assert_limited(
+        &status,
+        "signet.requests.perSecond",
+        &format!("subject:{sa}"),
+    );
+    server.keys().list(list_request()).await.unwrap();
+    let admin_refused = server.keys().list(list_request()).await.unwrap_err();
+    assert_eq!(admin_refused.code(), Code::ResourceExhausted);
+    // Unauthenticated calls are not counted against anyone (and are refused as before).
+    let status = server.keys_as(None).list(list_request()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    // Half a second of the test clock brings one call back; an hour, the burst of 3.
+    server.clock.advance(std::time::Duration::from_millis(500));
+    server
+        .folders()
+        .set_access_bindings(access::SetAccessBindingsRequest {
+            resource_id: "default".into(),
+            access_bindings: vec![access::AccessBinding {
+                role_id: "kms.viewer".into(),
+                subject: Some(access::Subject {
+                    id: sa.clone(),
+                    r#type: "serviceAccount".into(),
+                }),
+            }],
+        })
+        .await
+        .unwrap();
+    server.clock.advance(std::time::Duration::from_secs(3600));
+    for _ in 0..3 {
+        server
+            .keys_as(Some(&token))
+            .list(list_request())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        server
+            .keys_as(Some(&token))
+            .list(list_request())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::ResourceExhausted
+    );
+    // The refusals are audited with the subject.
+    let records = server
+        .kms()
+        .store()
+        .audit_records(1, 1_000_000)
+        .await
+        .unwrap();
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.event.outcome == "RESOURCE_EXHAUSTED" && r.event.subject == sa)
+            .count()
+            >= 2
+    );
 }
