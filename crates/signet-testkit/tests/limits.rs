@@ -375,3 +375,40 @@ async fn each_subject_has_its_own_rate_limit_on_the_test_clock() {
             >= 2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_idle_and_garbage_connections_does_not_stop_service() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::builder().start().await;
+    let key = server
+        .create_key("default", Algorithm::EcdsaP256Sha256)
+        .await;
+    let garbage: [&[u8]; 4] = [
+        b"",
+        b"GET / HTTP/1.1\r\nHost: signet\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\xff\xff\xff\xff",
+        &[0xffu8; 64],
+    ];
+    let mut flood = Vec::new();
+    for i in 0..400 {
+        let mut conn = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        // Some write nothing at all; the others garbage or a broken preface. Writes to a
+        // connection the server already closed may fail, which is fine.
+        let _ = conn.write_all(garbage[i % garbage.len()]).await;
+        flood.push(conn);
+    }
+    // Service goes on for well-behaved clients while the flood is held open.
+    for _ in 0..3 {
+        server
+            .crypto()
+            .sign(AsymmetricSignRequest {
+                key_id: key.clone(),
+                message: b"served during the flood".to_vec(),
+            })
+            .await
+            .unwrap();
+    }
+    server.keys().list(list_request()).await.unwrap();
+    drop(flood);
+    server.keys().list(list_request()).await.unwrap();
+}
