@@ -50,6 +50,21 @@ pub struct ServeArgs {
     /// HOST:PORT announced by endpoint discovery [default: the listen address].
     #[arg(long, value_name = "HOST:PORT")]
     pub advertise: Option<String>,
+    /// Quota: asymmetric signature keys per folder [default: 100].
+    #[arg(long, value_name = "N")]
+    pub max_keys_per_folder: Option<u32>,
+    /// Requests in flight at once; more are refused with RESOURCE_EXHAUSTED [default: 1024].
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_requests: Option<u32>,
+    /// Calls per second per authenticated subject; 0 is no limit [default: 0].
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+    /// Calls a subject may save up for a burst [default: the rate limit].
+    #[arg(long, value_name = "N")]
+    pub rate_limit_burst: Option<u32>,
+    /// How long a call may take, e.g. 60s [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
 }
 
 impl ServeArgs {
@@ -67,6 +82,11 @@ impl ServeArgs {
             tls_client_ca: self.tls_client_ca.clone(),
             advertise: self.advertise.clone(),
             store: self.store.clone(),
+            max_keys_per_folder: self.max_keys_per_folder,
+            max_concurrent_requests: self.max_concurrent_requests,
+            rate_limit: self.rate_limit,
+            rate_limit_burst: self.rate_limit_burst,
+            request_timeout: self.request_timeout.clone(),
             ..Overrides::default()
         };
         Settings::resolve(self.config.as_deref(), |k| std::env::var(k).ok(), flags)

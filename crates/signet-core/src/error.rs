@@ -37,6 +37,15 @@ pub enum CoreError {
     FailedPrecondition(String),
     #[error("{0}")]
     AlreadyExists(String),
+    /// A quota or limit is used up (RESOURCE_EXHAUSTED). `quota` is its name (Yandex's where
+    /// there is one, e.g. `kms.asymmetricSignatureKeys.count`), `subject` what it applies to
+    /// (`folder:<id>`, `subject:<id>`, `server`).
+    #[error("quota {quota} exceeded for {subject} (limit {limit})")]
+    QuotaExceeded {
+        quota: &'static str,
+        subject: String,
+        limit: u32,
+    },
     #[error("the resource was modified concurrently; retry")]
     Conflict(#[source] StoreError),
     #[error("operation cancelled")]
@@ -58,6 +67,7 @@ impl CoreError {
             CoreError::NotFound { .. } => ErrorKind::NotFound,
             CoreError::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
             CoreError::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            CoreError::QuotaExceeded { .. } => ErrorKind::ResourceExhausted,
             CoreError::Conflict(_) => ErrorKind::Aborted,
             CoreError::Cancelled => ErrorKind::Cancelled,
             CoreError::Unimplemented(_) => ErrorKind::Unimplemented,
@@ -93,10 +103,19 @@ impl CoreError {
     }
 }
 
+/// The quota on asymmetric signature keys per folder, by its Yandex name.
+pub const KEYS_PER_FOLDER_QUOTA: &str = "kms.asymmetricSignatureKeys.count";
+
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> CoreError {
         match e {
             StoreError::Conflict(_) => CoreError::Conflict(e),
+            // The store's only quota is keys per folder (`KeyWrite::InsertWithinQuota`).
+            StoreError::QuotaExceeded { folder, limit } => CoreError::QuotaExceeded {
+                quota: KEYS_PER_FOLDER_QUOTA,
+                subject: format!("folder:{folder}"),
+                limit,
+            },
             StoreError::Unavailable(_) => CoreError::Unavailable(e),
             StoreError::Corrupt(_) | StoreError::Other(_) => CoreError::Internal(Box::new(e)),
         }

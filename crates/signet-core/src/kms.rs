@@ -32,7 +32,13 @@ pub struct KmsSettings {
     /// How much longer than `cache_max_age` a cached entry may still be used while the store
     /// cannot be reached (see [`crate::cache::CachePolicy`]).
     pub cache_outage_grace: Duration,
+    /// How many asymmetric signature keys that are not deleted a folder may hold (CREATING
+    /// ones included). Default 100, Yandex's quota `kms.asymmetricSignatureKeys.count`.
+    pub max_keys_per_folder: u32,
 }
+
+/// Yandex's default quota of asymmetric signature keys per folder.
+pub const DEFAULT_MAX_KEYS_PER_FOLDER: u32 = 100;
 
 /// The audience Yandex's own SDKs put in JWTs by default.
 pub const CANONICAL_JWT_AUDIENCE: &str = "https://iam.api.cloud.yandex.net/iam/v1/tokens";
@@ -52,6 +58,7 @@ impl Default for KmsSettings {
             jwt_leeway: Duration::from_secs(300),
             cache_max_age: None,
             cache_outage_grace: Duration::ZERO,
+            max_keys_per_folder: DEFAULT_MAX_KEYS_PER_FOLDER,
         }
     }
 }

@@ -24,5 +24,7 @@ pub mod vault;
 
 pub use access::AccessCache;
 pub use error::{CoreError, ErrorKind};
-pub use kms::{CANONICAL_JWT_AUDIENCE, Kms, KmsSettings, endpoint_jwt_audience};
+pub use kms::{
+    CANONICAL_JWT_AUDIENCE, DEFAULT_MAX_KEYS_PER_FOLDER, Kms, KmsSettings, endpoint_jwt_audience,
+};
 pub use usecases::*;

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// Stored data does not decode (a bug or corruption).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A [`KeyWrite::InsertWithinQuota`] found its folder full; nothing was written.
+    #[error("folder {folder} already holds {limit} keys")]
+    QuotaExceeded { folder: String, limit: u32 },
     /// Any other database error.
     #[error("store error")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -38,6 +41,12 @@ pub struct PoolStats {
 pub enum KeyWrite<'a> {
     /// Insert a new key; `Conflict` if the id exists. The record's version should be 1.
     Insert(&'a KeyRecord),
+    /// Insert a new key as [`KeyWrite::Insert`] does, but only if its folder holds fewer than
+    /// `limit` keys that are not deleted (CREATING ones count); `QuotaExceeded` otherwise. The
+    /// count and the insert happen under one lock on the folder's keys, held until the write
+    /// commits, so concurrent inserts, on this node or another sharing the database, cannot
+    /// together exceed the limit.
+    InsertWithinQuota { record: &'a KeyRecord, limit: u32 },
     /// Replace the key whose stored version is `expected_version`; `Conflict` otherwise
     /// (including when the key does not exist). The record carries the new version.
     Update {

@@ -327,6 +327,7 @@ async fn finish_open(
             jwt_audiences,
             cache_max_age: settings.cache_max_age,
             cache_outage_grace: settings.cache_outage_grace,
+            max_keys_per_folder: settings.max_keys_per_folder,
             ..KmsSettings::default()
         },
     );
@@ -414,6 +415,7 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         jwt_audiences(&advertised, local_addr),
     )
     .await?;
+    let limits = crate::limits::LimitsLayer::new(&settings.limits, Arc::clone(&clock));
     let (trail, audit_writer) = if settings.audit.mode == AuditMode::Off {
         tracing::warn!("the audit trail is off: calls are not recorded");
         (AuditTrail::off(clock), AuditWriter::none())
@@ -462,10 +464,14 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
     let reflection_alpha = reflected().build_v1alpha()?;
     let (tx, rx) = oneshot::channel::<()>();
     // REST requests arrive over HTTP/1.1 too; gRPC ones are HTTP/2 by their nature.
+    // Outermost first: the REST gateway (which forwards into the layers below), the call layer
+    // (ids, audit, metrics), then the limits, so that a shed call is still recorded.
     let router = builder
         .accept_http1(true)
+        .timeout(settings.request_timeout)
         .layer(rest)
         .layer(CallLayer::new(trail).with_metrics(metrics))
+        .layer(limits)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)

@@ -2,6 +2,7 @@
 //! environment variables, overridden by command-line flags, turned once into validated
 //! [`Settings`]. `config/signet.example.toml` documents every key.
 
+use crate::limits::{LimitSettings, RateLimit};
 use serde::Deserialize;
 use signet_core::audit::{AuditMode, AuditSettings};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -33,6 +34,11 @@ pub struct FileConfig {
     pub audit: Option<String>,
     pub audit_checkpoint_records: Option<u64>,
     pub audit_checkpoint_interval: Option<String>,
+    pub max_keys_per_folder: Option<u32>,
+    pub max_concurrent_requests: Option<u32>,
+    pub rate_limit: Option<u32>,
+    pub rate_limit_burst: Option<u32>,
+    pub request_timeout: Option<String>,
 }
 
 /// Values given on the command line; they win over everything else.
@@ -78,6 +84,13 @@ pub struct Settings {
     pub store_timeout: Duration,
     /// The audit trail: which calls are recorded, and how often checkpoints are signed.
     pub audit: AuditSettings,
+    /// Quota: asymmetric signature keys (not deleted) per folder. Default 100, as in Yandex.
+    pub max_keys_per_folder: u32,
+    /// Requests in flight and per-subject call rate (see `limits`).
+    pub limits: LimitSettings,
+    /// How long a call may take, from its first byte to its answer (default 60 s); a client's
+    /// shorter `grpc-timeout` wins.
+    pub request_timeout: Duration,
 }
 
 /// The store a server uses.
@@ -182,8 +195,18 @@ impl Settings {
                 })
                 .transpose()?,
             audit_checkpoint_interval: env("SIGNET_AUDIT_CHECKPOINT_INTERVAL"),
+            max_keys_per_folder: number(&env, "SIGNET_MAX_KEYS_PER_FOLDER")?,
+            max_concurrent_requests: number(&env, "SIGNET_MAX_CONCURRENT_REQUESTS")?,
+            rate_limit: number(&env, "SIGNET_RATE_LIMIT")?,
+            rate_limit_burst: number(&env, "SIGNET_RATE_LIMIT_BURST")?,
+            request_timeout: env("SIGNET_REQUEST_TIMEOUT"),
         };
         let merged = merge(merge(file, from_env), flags);
+        let limits = limit_settings(&merged)?;
+        let request_timeout = duration("request_timeout", merged.request_timeout.clone(), "60s")?;
+        if request_timeout.is_zero() {
+            return Err(invalid("request_timeout", "must be longer than zero"));
+        }
 
         let listen_text = merged.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = listen_text
@@ -270,6 +293,13 @@ impl Settings {
         if key_cache_capacity == 0 {
             return Err(invalid("key_cache_capacity", "must be at least 1"));
         }
+        let max_keys_per_folder = merged
+            .max_keys_per_folder
+            .unwrap_or(signet_core::DEFAULT_MAX_KEYS_PER_FOLDER);
+        if max_keys_per_folder == 0 {
+            return Err(invalid("max_keys_per_folder", "must be at least 1"));
+        }
+
         Ok(Settings {
             data_dir: merged
                 .data_dir
@@ -299,6 +329,9 @@ impl Settings {
             cache_outage_grace,
             store_timeout,
             audit,
+            max_keys_per_folder,
+            limits,
+            request_timeout,
         })
     }
 }
@@ -330,7 +363,49 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
         audit_checkpoint_interval: high
             .audit_checkpoint_interval
             .or(low.audit_checkpoint_interval),
+        max_keys_per_folder: high.max_keys_per_folder.or(low.max_keys_per_folder),
+        max_concurrent_requests: high.max_concurrent_requests.or(low.max_concurrent_requests),
+        rate_limit: high.rate_limit.or(low.rate_limit),
+        rate_limit_burst: high.rate_limit_burst.or(low.rate_limit_burst),
+        request_timeout: high.request_timeout.or(low.request_timeout),
     }
+}
+
+/// A numeric environment variable, if set.
+fn number<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<T>, ConfigError> {
+    env(name)
+        .map(|v| v.parse().map_err(|_| invalid(name, "not a number")))
+        .transpose()
+}
+
+fn limit_settings(merged: &FileConfig) -> Result<LimitSettings, ConfigError> {
+    let max_concurrent_requests = merged
+        .max_concurrent_requests
+        .unwrap_or(crate::limits::DEFAULT_MAX_CONCURRENT_REQUESTS);
+    if max_concurrent_requests == 0 {
+        return Err(invalid("max_concurrent_requests", "must be at least 1"));
+    }
+    let rate_limit = match (merged.rate_limit.unwrap_or(0), merged.rate_limit_burst) {
+        (0, None) => None,
+        (0, Some(_)) => {
+            return Err(invalid(
+                "rate_limit_burst",
+                "needs rate_limit (calls per second per subject)",
+            ));
+        }
+        (_, Some(0)) => return Err(invalid("rate_limit_burst", "must be at least 1")),
+        (per_second, burst) => Some(RateLimit {
+            per_second,
+            burst: burst.unwrap_or(per_second),
+        }),
+    };
+    Ok(LimitSettings {
+        max_concurrent_requests,
+        rate_limit,
+    })
 }
 
 fn invalid(setting: &str, message: &str) -> ConfigError {
@@ -485,6 +560,103 @@ mod tests {
             Duration::from_secs(1)
         );
         assert!(pg(&[("SIGNET_STORE_TIMEOUT", "0s")]).is_err());
+    }
+
+    #[test]
+    fn max_keys_per_folder_from_file_env_and_flags() {
+        let d = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(d.max_keys_per_folder, 100, "Yandex's default quota");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signet.toml");
+        std::fs::write(&path, "max_keys_per_folder = 5\n").unwrap();
+        let s = Settings::resolve(Some(&path), |_| None, Overrides::default()).unwrap();
+        assert_eq!(s.max_keys_per_folder, 5);
+        let env = |k: &str| (k == "SIGNET_MAX_KEYS_PER_FOLDER").then(|| "7".to_owned());
+        let s = Settings::resolve(Some(&path), env, Overrides::default()).unwrap();
+        assert_eq!(s.max_keys_per_folder, 7);
+        let flags = Overrides {
+            max_keys_per_folder: Some(9),
+            ..Default::default()
+        };
+        assert_eq!(
+            Settings::resolve(Some(&path), env, flags)
+                .unwrap()
+                .max_keys_per_folder,
+            9
+        );
+        for bad in ["0", "-1", "many", "4294967296"] {
+            let env = |k: &str| (k == "SIGNET_MAX_KEYS_PER_FOLDER").then(|| bad.to_owned());
+            assert!(
+                Settings::resolve(None, env, Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits_from_file_env_and_flags() {
+        let d = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(d.limits, LimitSettings::default());
+        assert_eq!(d.limits.max_concurrent_requests, 1024);
+        assert_eq!(d.limits.rate_limit, None, "no rate limit unless asked for");
+        assert_eq!(d.request_timeout, Duration::from_secs(60));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signet.toml");
+        std::fs::write(
+            &path,
+            "max_concurrent_requests = 8\nrate_limit = 50\nrequest_timeout = \"5s\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Some(&path), |_| None, Overrides::default()).unwrap();
+        assert_eq!(s.limits.max_concurrent_requests, 8);
+        assert_eq!(
+            s.limits.rate_limit,
+            Some(RateLimit {
+                per_second: 50,
+                burst: 50
+            }),
+            "the burst defaults to one second's worth"
+        );
+        assert_eq!(s.request_timeout, Duration::from_secs(5));
+        let env = |k: &str| match k {
+            "SIGNET_RATE_LIMIT_BURST" => Some("200".to_owned()),
+            "SIGNET_MAX_CONCURRENT_REQUESTS" => Some("16".to_owned()),
+            _ => None,
+        };
+        let flags = Overrides {
+            rate_limit: Some(70),
+            ..Default::default()
+        };
+        let s = Settings::resolve(Some(&path), env, flags).unwrap();
+        assert_eq!(s.limits.max_concurrent_requests, 16);
+        assert_eq!(
+            s.limits.rate_limit,
+            Some(RateLimit {
+                per_second: 70,
+                burst: 200
+            })
+        );
+        for bad in [
+            ("SIGNET_MAX_CONCURRENT_REQUESTS", "0"),
+            ("SIGNET_MAX_CONCURRENT_REQUESTS", "lots"),
+            ("SIGNET_RATE_LIMIT", "-5"),
+            ("SIGNET_RATE_LIMIT_BURST", "10"),
+            ("SIGNET_REQUEST_TIMEOUT", "0s"),
+            ("SIGNET_REQUEST_TIMEOUT", "soon"),
+        ] {
+            let env = |k: &str| (k == bad.0).then(|| bad.1.to_owned());
+            assert!(
+                Settings::resolve(None, env, Overrides::default()).is_err(),
+                "{bad:?}"
+            );
+        }
+        let env = |k: &str| match k {
+            "SIGNET_RATE_LIMIT" => Some("5".to_owned()),
+            "SIGNET_RATE_LIMIT_BURST" => Some("0".to_owned()),
+            _ => None,
+        };
+        assert!(Settings::resolve(None, env, Overrides::default()).is_err());
     }
 
     #[test]

@@ -170,7 +170,7 @@ where
                     }
                 };
                 if let Ok(resp) = result.as_mut() {
-                    reclassify_decode_error(resp);
+                    reclassify_decode_error(resp, &request_id);
                 }
                 let outcome = result.as_ref().map_or("UNKNOWN", outcome_of);
                 if let Some(m) = &metrics {
@@ -199,25 +199,54 @@ where
 
 /// tonic answers a request it cannot decode (for example a string field that is not valid
 /// UTF-8) with INTERNAL before any handler runs. That is the caller's bad input, not a server
-/// fault: answer INVALID_ARGUMENT instead.
-fn reclassify_decode_error<RB>(resp: &mut http::Response<RB>) {
-    let headers = resp.headers_mut();
-    let is_decode_error = headers.get("grpc-status").is_some_and(|v| v == "13")
-        && headers
-            .get("grpc-message")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|m| {
-                m.starts_with("failed%20to%20decode") || m.starts_with("failed to decode")
-            });
-    if is_decode_error {
-        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
-        headers.insert(
-            "grpc-message",
-            http::HeaderValue::from_static(
-                "the%20request%20is%20not%20a%20valid%20message%20(for%20example%2C%20a%20string%20field%20is%20not%20valid%20UTF-8)",
-            ),
-        );
+/// fault: answer INVALID_ARGUMENT instead, with the same details as every other bad request (a
+/// BadRequest naming the field, when the decoder says which, and the RequestInfo).
+fn reclassify_decode_error<RB: Default>(resp: &mut http::Response<RB>, request_id: &RequestId) {
+    let Some(status) = tonic::Status::from_header_map(resp.headers()) else {
+        return;
+    };
+    if status.code() != tonic::Code::Internal {
+        return;
     }
+    let Some(problem) = undecodable(status.message()) else {
+        return;
+    };
+    let mut fresh = crate::error::to_status(&problem.into(), request_id).into_http();
+    // Keep what tonic set besides the status (content type and the like).
+    for (name, value) in resp.headers() {
+        if !fresh.headers().contains_key(name) {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    *resp = fresh;
+}
+
+/// What a prost decode error (`failed to decode Protobuf message: Inner.field: Outer.field:
+/// description`, innermost first) says about the request: the field path, outermost first
+/// (`access_binding_deltas.access_binding.role_id`), and what is wrong with it. `None` if
+/// `message` is not a decode error.
+fn undecodable(message: &str) -> Option<signet_core::domain::Invalid> {
+    let mut rest = message.strip_prefix("failed to decode Protobuf message: ")?;
+    let mut path = Vec::new();
+    while let Some((segment, tail)) = rest.split_once(": ") {
+        let Some((message_name, field)) = segment.split_once('.') else {
+            break;
+        };
+        let ident =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !ident(message_name) || !ident(field) {
+            break;
+        }
+        path.push(field);
+        rest = tail;
+    }
+    path.reverse();
+    let what = if rest.starts_with("invalid string value") {
+        "is not valid UTF-8"
+    } else {
+        "cannot be decoded (the request is not a valid protobuf message)"
+    };
+    Some(signet_core::domain::Invalid::one(path.join("."), what))
 }
 
 /// A call's audit record until the call is done. If the call's future is dropped first (the
@@ -331,6 +360,15 @@ impl CallContext {
                 // Every later log line of the call names who made it.
                 tracing::Span::current()
                     .record("subject", tracing::field::display(principal.subject_id()));
+                if let Some(limit) = request
+                    .extensions()
+                    .get::<crate::limits::SubjectRateLimit>()
+                {
+                    limit
+                        .0
+                        .check(principal.subject_id())
+                        .map_err(|e| crate::error::to_status(&e, &request_id))?;
+                }
                 Ok(CallContext {
                     request_id,
                     principal,
@@ -413,6 +451,61 @@ mod tests {
             assert!(line.contains("request_id=req-77"), "{line}");
             assert!(line.contains("subject=ajeSUBJECT"), "{line}");
         }
+    }
+
+    /// The decoder's own error text for `bytes` read as `M`.
+    fn decode_error<M: prost::Message + Default + std::fmt::Debug>(bytes: &[u8]) -> String {
+        M::decode(bytes).expect_err("undecodable").to_string()
+    }
+
+    fn violation(message: &str) -> (String, String) {
+        let invalid = undecodable(message).expect("a decode error");
+        let v = &invalid.0[0];
+        (v.field.clone(), v.description.clone())
+    }
+
+    #[test]
+    fn decode_errors_name_the_field_outermost_first() {
+        use prost::Message as _;
+        use signet_proto::yandex::cloud::access as wire;
+        use signet_proto::yandex::cloud::kms::v1::asymmetricsignature as kms;
+        // AsymmetricSignRequest.key_id (field 1) holding 0xff.
+        let e = decode_error::<kms::AsymmetricSignRequest>(&[0x0a, 0x02, 0x61, 0xff]);
+        assert_eq!(
+            violation(&e),
+            ("key_id".into(), "is not valid UTF-8".into()),
+            "{e}"
+        );
+        // A role id three messages deep.
+        let mut bytes = wire::UpdateAccessBindingsRequest {
+            resource_id: "abj".into(),
+            access_binding_deltas: vec![wire::AccessBindingDelta {
+                action: 1,
+                access_binding: Some(wire::AccessBinding {
+                    role_id: "ROLE".into(),
+                    subject: None,
+                }),
+            }],
+        }
+        .encode_to_vec();
+        let at = bytes.windows(4).position(|w| w == b"ROLE").unwrap();
+        bytes[at] = 0xc3; // a lone UTF-8 lead byte
+        let e = decode_error::<wire::UpdateAccessBindingsRequest>(&bytes);
+        assert_eq!(
+            violation(&e).0,
+            "access_binding_deltas.access_binding.role_id",
+            "{e}"
+        );
+        // A field cut short is named; a message broken outside any field names none.
+        let e = decode_error::<kms::AsymmetricSignRequest>(&[0x0a, 0x05, 0x61]);
+        let (field, description) = violation(&e);
+        assert_eq!(field, "key_id", "{e}");
+        assert!(description.contains("cannot be decoded"));
+        let e = decode_error::<kms::AsymmetricSignRequest>(&[0x00]);
+        assert_eq!(violation(&e).0, "", "{e}");
+        // Other INTERNAL messages are left alone.
+        assert!(undecodable("internal error").is_none());
+        assert!(undecodable("failed to decode").is_none());
     }
 
     #[tokio::test]

@@ -125,6 +125,14 @@ pub fn to_status(error: &CoreError, request_id: &RequestId) -> tonic::Status {
                 .collect::<Vec<_>>(),
         );
     }
+    if let CoreError::QuotaExceeded {
+        quota,
+        subject,
+        limit,
+    } = error
+    {
+        details.add_quota_failure_violation(subject.clone(), format!("quota {quota} is {limit}"));
+    }
     tonic::Status::with_error_details(code, error.client_message(), details)
 }
 
@@ -183,5 +191,24 @@ mod tests {
         let br = d.bad_request().unwrap();
         assert_eq!(br.field_violations[0].field, "key_id");
         assert_eq!(d.request_info().unwrap().request_id, "r2");
+    }
+
+    #[test]
+    fn quota_exceeded_carries_a_quota_failure() {
+        let e = CoreError::QuotaExceeded {
+            quota: signet_core::error::KEYS_PER_FOLDER_QUOTA,
+            subject: "folder:f1".into(),
+            limit: 100,
+        };
+        let s = to_status(&e, &RequestId::from_trusted("r3".into()));
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        assert!(
+            s.message().contains("kms.asymmetricSignatureKeys.count"),
+            "{s:?}"
+        );
+        let d = s.get_error_details();
+        let qf = d.quota_failure().unwrap();
+        assert_eq!(qf.violations[0].subject, "folder:f1");
+        assert!(qf.violations[0].description.contains("100"));
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod grpc;
 pub mod hardening;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
 pub mod rest;
 pub mod store_url;

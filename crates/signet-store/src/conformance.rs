@@ -64,6 +64,8 @@ macro_rules! conformance_tests {
             concurrent_retrying_updates_all_land,
             concurrent_inserts_of_one_id_have_one_winner,
             concurrent_inserts_and_reads_all_succeed,
+            quota_counts_the_folders_keys_that_are_not_deleted,
+            concurrent_inserts_never_exceed_the_quota,
             data_survives_reopening,
             a_claim_is_exclusive_until_dropped,
             concurrent_claims_have_one_winner,
@@ -1174,6 +1176,151 @@ pub async fn concurrent_inserts_and_reads_all_succeed<F: StoreFactory>(factory: 
     assert_eq!(
         store.pending_operations().await.expect("pending").len(),
         WRITERS
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The per-folder key quota.
+
+async fn insert_within<S: Store + ?Sized>(
+    store: &S,
+    record: &KeyRecord,
+    operation: Option<&OperationRecord>,
+    limit: u32,
+) -> Result<(), StoreError> {
+    store
+        .write(Write {
+            bindings: None,
+            key: Some(KeyWrite::InsertWithinQuota { record, limit }),
+            operation,
+        })
+        .await
+}
+
+#[track_caller]
+fn assert_quota_exceeded(result: Result<(), StoreError>, folder_id: &str, limit: u32) {
+    match result {
+        Err(StoreError::QuotaExceeded { folder, limit: l }) => {
+            assert_eq!((folder.as_str(), l), (folder_id, limit));
+        }
+        other => panic!("expected QuotaExceeded for {folder_id}, got {other:?}"),
+    }
+}
+
+/// `InsertWithinQuota` counts the folder's keys that are not deleted (CREATING ones included,
+/// other folders' and deleted ones not); a refused insert writes nothing, not even its
+/// operation; a deletion frees a place; the unlimited `Insert` is unaffected.
+pub async fn quota_counts_the_folders_keys_that_are_not_deleted<F: StoreFactory>(factory: &F) {
+    const LIMIT: u32 = 3;
+    let store = factory.fresh().await;
+    // Keys elsewhere and deleted keys in the folder do not count.
+    insert(&store, &sample_key("abjother1", "elsewhere")).await;
+    insert(&store, &sample_key("abjother2", "elsewhere")).await;
+    insert(&store, &sample_key("abjother3", "elsewhere")).await;
+    insert(
+        &store,
+        &KeyRecord {
+            deleted_at: Some(Timestamp::from_micros(T0)),
+            ..sample_key("abjgone", "q")
+        },
+    )
+    .await;
+    insert_within(&store, &sample_key("abjq1", "q"), None, LIMIT)
+        .await
+        .expect("first key");
+    let creating = KeyRecord {
+        status: KeyStatus::Creating,
+        sealed: None,
+        public_key_pem: None,
+        ..sample_key("abjq2", "q")
+    };
+    insert_within(&store, &creating, None, LIMIT)
+        .await
+        .expect("second key");
+    insert_within(&store, &sample_key("abjq3", "q"), None, LIMIT)
+        .await
+        .expect("third key");
+
+    let op = sample_operation("abjopquota", "abjq4", T0);
+    let over = insert_within(&store, &sample_key("abjq4", "q"), Some(&op), LIMIT).await;
+    assert_quota_exceeded(over, "q", LIMIT);
+    assert_eq!(get_key(&store, &key_id("abjq4")).await, None);
+    assert_eq!(get_operation(&store, &op.id).await, None);
+    // A limit of zero admits nothing, even into an empty folder.
+    assert_quota_exceeded(
+        insert_within(&store, &sample_key("abjnew", "empty"), None, 0).await,
+        "empty",
+        0,
+    );
+
+    // Deleting one (CREATING counts until it is deleted) frees a place.
+    let deleted = KeyRecord {
+        deleted_at: Some(Timestamp::from_micros(T0 + SEC)),
+        ..next_version(&creating)
+    };
+    update(&store, &deleted, 1).await.expect("delete");
+    insert_within(&store, &sample_key("abjq4", "q"), Some(&op), LIMIT)
+        .await
+        .expect("a place was freed");
+    assert_eq!(get_operation(&store, &op.id).await, Some(op));
+    assert_quota_exceeded(
+        insert_within(&store, &sample_key("abjq5", "q"), None, LIMIT).await,
+        "q",
+        LIMIT,
+    );
+    insert_within(&store, &sample_key("abjq5", "q"), None, LIMIT + 1)
+        .await
+        .expect("a higher limit");
+    // An id that exists is still a Conflict when there is room.
+    assert_conflict(
+        insert_within(&store, &sample_key("abjq1", "q"), None, 100).await,
+        "duplicate id within quota",
+    );
+    let listed = store
+        .list_keys(&folder("q"), None, 100)
+        .await
+        .expect("list");
+    assert_eq!(ids(&listed), ["abjq1", "abjq3", "abjq4", "abjq5"]);
+}
+
+/// 30 tasks insert distinct keys into one folder at once with a limit of 7: exactly 7 land,
+/// the others get `QuotaExceeded`, and the folder holds exactly 7 keys.
+pub async fn concurrent_inserts_never_exceed_the_quota<F: StoreFactory>(factory: &F) {
+    const WRITERS: usize = 30;
+    const LIMIT: u32 = 7;
+    let store = Arc::new(factory.fresh().await);
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let store = Arc::clone(&store);
+        let barrier = Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            let key = sample_key(&format!("abjrace{i:02}"), "crowded");
+            let op = sample_operation(&format!("abjoprace{i:02}"), key.id.as_str(), T0);
+            barrier.wait().await;
+            match insert_within(&*store, &key, Some(&op), LIMIT).await {
+                Ok(()) => true,
+                Err(StoreError::QuotaExceeded { .. }) => false,
+                Err(e) => panic!("a concurrent insert failed with {e:?}"),
+            }
+        }));
+    }
+    let mut landed = 0;
+    for task in tasks {
+        if task.await.expect("inserter task") {
+            landed += 1;
+        }
+    }
+    assert_eq!(landed, LIMIT as usize);
+    let listed = store
+        .list_keys(&folder("crowded"), None, 1000)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), LIMIT as usize);
+    assert_eq!(
+        store.pending_operations().await.expect("pending").len(),
+        LIMIT as usize,
+        "only the landed inserts' operations are stored"
     );
 }
 

@@ -424,7 +424,9 @@ impl Store for PostgresStore {
         let key = write
             .key
             .map(|key| {
-                let (KeyWrite::Insert(record) | KeyWrite::Update { record, .. }) = key;
+                let (KeyWrite::Insert(record)
+                | KeyWrite::InsertWithinQuota { record, .. }
+                | KeyWrite::Update { record, .. }) = key;
                 encode_labels(&record.labels).map(|labels| (key, labels))
             })
             .transpose()?;
@@ -438,7 +440,13 @@ impl Store for PostgresStore {
 
         match &key {
             None => {}
-            Some((KeyWrite::Insert(record), labels)) => {
+            Some((
+                write @ (KeyWrite::Insert(record) | KeyWrite::InsertWithinQuota { record, .. }),
+                labels,
+            )) => {
+                if let KeyWrite::InsertWithinQuota { limit, .. } = write {
+                    check_key_quota(&mut tx, record, *limit).await?;
+                }
                 bind_key(sqlx::query(INSERT_KEY), record, labels)
                     .execute(&mut *tx)
                     .await
@@ -1063,6 +1071,36 @@ impl PostgresStore {
     }
 }
 
+/// Fails with `QuotaExceeded` if `record`'s folder already holds `limit` keys that are not
+/// deleted. Called inside the write's transaction. At READ COMMITTED two transactions could
+/// both count below the limit and both insert; a lock on the folder's quota (held to commit)
+/// orders them, whichever node they run on, and the count that follows it sees every insert
+/// committed before. A hash collision between two folders only makes them wait for each other.
+async fn check_key_quota(
+    conn: &mut PgConnection,
+    record: &KeyRecord,
+    limit: u32,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))")
+        .bind(record.folder_id.as_str())
+        .bind(KEY_QUOTA_LOCK_SEED)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_error)?;
+    let held: i64 = sqlx::query_scalar(COUNT_LIVE_KEYS_IN_FOLDER)
+        .bind(record.folder_id.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_error)?;
+    if held >= i64::from(limit) {
+        return Err(StoreError::QuotaExceeded {
+            folder: record.folder_id.to_string(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
 /// Replaces every binding of `target` with `bindings` (duplicates collapse: a target's bindings
 /// are a set).
 async fn replace_bindings(
@@ -1104,6 +1142,8 @@ async fn replace_bindings(
 /// Seeds the hash of a binding target into an advisory lock key, so that these locks are
 /// unlikely to meet anyone else's advisory locks in the same database.
 const BINDINGS_LOCK_SEED: i64 = 0x5349_474e_4554_4142; // "SIGNETAB"
+/// Seed of the advisory lock on a folder's key quota (see `KeyWrite::InsertWithinQuota`).
+const KEY_QUOTA_LOCK_SEED: i64 = 0x5349_474e_4554_4b51; // "SIGNETKQ"
 
 /// Inserts `op`, or replaces the operation with its id. `result` is its encoded result.
 async fn upsert_operation(
@@ -1126,6 +1166,10 @@ async fn upsert_operation(
         .map_err(map_error)?;
     Ok(())
 }
+
+/// Keys of a folder that are not deleted (served by the `keys_by_folder` partial index).
+const COUNT_LIVE_KEYS_IN_FOLDER: &str =
+    "SELECT COUNT(*) FROM keys WHERE folder_id = $1 AND deleted_at IS NULL";
 
 const INSERT_KEY: &str = "INSERT INTO keys (id, folder_id, created_at, name, description, \
     labels, status, algorithm, deletion_protection, public_key_pem, sealed, deleted_at, \

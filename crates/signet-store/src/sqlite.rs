@@ -307,7 +307,9 @@ impl Store for SqliteStore {
         let key = write
             .key
             .map(|key| {
-                let (KeyWrite::Insert(record) | KeyWrite::Update { record, .. }) = key;
+                let (KeyWrite::Insert(record)
+                | KeyWrite::InsertWithinQuota { record, .. }
+                | KeyWrite::Update { record, .. }) = key;
                 encode_labels(&record.labels).map(|labels| (key, labels))
             })
             .transpose()?;
@@ -325,7 +327,13 @@ impl Store for SqliteStore {
 
         match &key {
             None => {}
-            Some((KeyWrite::Insert(record), labels)) => {
+            Some((
+                write @ (KeyWrite::Insert(record) | KeyWrite::InsertWithinQuota { record, .. }),
+                labels,
+            )) => {
+                if let KeyWrite::InsertWithinQuota { limit, .. } = write {
+                    check_key_quota(&mut tx, record, *limit).await?;
+                }
                 bind_key(sqlx::query(INSERT_KEY), record, labels)
                     .execute(&mut *tx)
                     .await
@@ -1062,6 +1070,29 @@ fn audit_insert_sql(rows: usize) -> &'static str {
     statements.get(index).map_or("", String::as_str)
 }
 
+/// Fails with `QuotaExceeded` if `record`'s folder already holds `limit` keys that are not
+/// deleted. Called inside the write's transaction: BEGIN IMMEDIATE holds the database's write
+/// lock from the start, so no other writer (in this process or another) can insert between the
+/// count and the insert.
+async fn check_key_quota(
+    conn: &mut SqliteConnection,
+    record: &KeyRecord,
+    limit: u32,
+) -> Result<(), StoreError> {
+    let held: i64 = sqlx::query_scalar(COUNT_LIVE_KEYS_IN_FOLDER)
+        .bind(record.folder_id.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_error)?;
+    if held >= i64::from(limit) {
+        return Err(StoreError::QuotaExceeded {
+            folder: record.folder_id.to_string(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
 /// Replaces every binding of `target` with `bindings` (duplicates collapse: a target's bindings
 /// are a set).
 async fn replace_bindings(
@@ -1111,6 +1142,10 @@ async fn upsert_operation(
         .map_err(map_error)?;
     Ok(())
 }
+
+/// Keys of a folder that are not deleted (served by the `keys_by_folder` partial index).
+const COUNT_LIVE_KEYS_IN_FOLDER: &str =
+    "SELECT COUNT(*) FROM keys WHERE folder_id = ?1 AND deleted_at IS NULL";
 
 const INSERT_KEY: &str = concat!(
     "INSERT INTO keys (",

@@ -62,9 +62,37 @@ pub struct TestServerBuilder {
     cache_max_age: Option<String>,
     cache_outage_grace: Option<String>,
     store_timeout: Option<String>,
+    max_keys_per_folder: Option<u32>,
+    limits: Overrides,
 }
 
 impl TestServerBuilder {
+    /// Requests in flight at once (default 1024).
+    pub fn max_concurrent_requests(mut self, n: u32) -> Self {
+        self.limits.max_concurrent_requests = Some(n);
+        self
+    }
+
+    /// Calls per second per subject, and the burst (default: no limit). Time is the test's
+    /// clock.
+    pub fn rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.limits.rate_limit = Some(per_second);
+        self.limits.rate_limit_burst = Some(burst);
+        self
+    }
+
+    /// How long a call may take (default 60 s).
+    pub fn request_timeout(mut self, timeout: &str) -> Self {
+        self.limits.request_timeout = Some(timeout.to_owned());
+        self
+    }
+
+    /// The quota of asymmetric signature keys per folder (default 100).
+    pub fn max_keys_per_folder(mut self, n: u32) -> Self {
+        self.max_keys_per_folder = Some(n);
+        self
+    }
+
     /// The audit trail mode: `all` (the default), `control-plane` or `off`.
     pub fn audit(mut self, mode: &str) -> Self {
         self.audit = Some(mode.to_owned());
@@ -162,6 +190,11 @@ impl TestServerBuilder {
                 cache_max_age: self.cache_max_age.clone(),
                 cache_outage_grace: self.cache_outage_grace.clone(),
                 store_timeout: self.store_timeout.clone(),
+                max_keys_per_folder: self.max_keys_per_folder,
+                max_concurrent_requests: self.limits.max_concurrent_requests,
+                rate_limit: self.limits.rate_limit,
+                rate_limit_burst: self.limits.rate_limit_burst,
+                request_timeout: self.limits.request_timeout.clone(),
                 ..Overrides::default()
             },
         )
@@ -258,6 +291,8 @@ impl TestServer {
             cache_max_age: None,
             cache_outage_grace: None,
             store_timeout: None,
+            max_keys_per_folder: None,
+            limits: Overrides::default(),
         }
     }
 
@@ -314,6 +349,32 @@ impl TestServer {
 
     pub fn operations_as(&self, token: Option<&str>) -> OperationServiceClient<Authed> {
         OperationServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// Creates a key (as admin), waits for it to be ready and returns its id; panics if the
+    /// creation fails.
+    pub async fn create_key(&self, folder: &str, algorithm: signet_crypto::Algorithm) -> String {
+        use prost::Message as _;
+        use signet_proto::yandex::cloud::kms::v1::asymmetricsignature as kms;
+        let op = self
+            .keys()
+            .create(kms::CreateAsymmetricSignatureKeyRequest {
+                folder_id: folder.into(),
+                name: "test-key".into(),
+                signature_algorithm: algorithm.wire_number(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        match self.wait(op).await.result {
+            Some(signet_proto::yandex::cloud::operation::operation::Result::Response(any)) => {
+                kms::AsymmetricSignatureKey::decode(any.value.as_ref())
+                    .unwrap()
+                    .id
+            }
+            other => panic!("key creation failed: {other:?}"),
+        }
     }
 
     /// Creates a service account (as admin) and returns its id.
@@ -419,6 +480,73 @@ impl StoppedServer {
             .await;
         server._temp = self._temp.take();
         server
+    }
+}
+
+/// Building the JWTs service accounts exchange for IAM tokens, well-formed or not.
+pub mod jwt {
+    use base64::Engine as _;
+
+    pub fn b64url(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A compact JWS of `header` and `claims`, its signature made by `signer` over the signing
+    /// input.
+    pub fn jws(
+        header: serde_json::Value,
+        claims: serde_json::Value,
+        signer: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> String {
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(claims.to_string().as_bytes())
+        );
+        let signature = signer(input.as_bytes());
+        format!("{input}.{}", b64url(&signature))
+    }
+
+    /// A PS256 signer with an RSA private key (PKCS#8 DER), as Yandex's SDKs sign.
+    pub fn ps256(pkcs8_der: &[u8]) -> impl FnOnce(&[u8]) -> Vec<u8> + '_ {
+        move |input| {
+            signet_crypto::SigningKey::from_pkcs8(
+                signet_crypto::Algorithm::Rsa2048PssSha256,
+                &signet_crypto::SecretBytes::new(pkcs8_der.to_vec()),
+            )
+            .unwrap()
+            .sign(input)
+            .unwrap()
+        }
+    }
+
+    /// The DER inside a PEM document.
+    pub fn pem_body(pem: &str) -> Vec<u8> {
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
+    }
+
+    /// HMAC-SHA-256 (RFC 2104) over signet-crypto's SHA-256: what an HS256 forger computes.
+    pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+        let mut block = [0u8; 64];
+        if key.len() > 64 {
+            block[..32].copy_from_slice(&signet_crypto::sha256(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let inner: Vec<u8> = block
+            .iter()
+            .map(|b| b ^ 0x36)
+            .chain(message.iter().copied())
+            .collect();
+        let outer: Vec<u8> = block
+            .iter()
+            .map(|b| b ^ 0x5c)
+            .chain(signet_crypto::sha256(&inner))
+            .collect();
+        signet_crypto::sha256(&outer)
     }
 }
 

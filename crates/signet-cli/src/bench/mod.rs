@@ -105,7 +105,8 @@ pub struct BenchArgs {
     pub algorithm: AlgorithmList,
 
     /// Keys created up front per algorithm; requests are spread uniformly at random over all
-    /// of them (not used by --op create).
+    /// of them (not used by --op create). They go into one folder: against your own server its
+    /// per-folder key quota (default 100) must allow them; a --spawn server has no quota.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub keys: u32,
@@ -115,7 +116,8 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub connections: u32,
 
-    /// Requests in flight at once (with --rate: at most).
+    /// Requests in flight at once (with --rate: at most). Against your own server, more than
+    /// its max_concurrent_requests (default 1024) are refused; a --spawn server has no limit.
     #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub concurrency: u32,

@@ -71,7 +71,12 @@ impl SpawnedServer {
         command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir);
+            .arg(&data_dir)
+            // `--op create` makes keys in one folder for as long as it runs; the per-folder
+            // quota (100 by default) would end it after 100. And --concurrency may exceed the
+            // default limit of requests in flight.
+            .args(["--max-keys-per-folder", &u32::MAX.to_string()])
+            .args(["--max-concurrent-requests", &u32::MAX.to_string()]);
         if let Some(config) = &options.config {
             command.arg("--config").arg(config);
         }

@@ -36,7 +36,12 @@ impl fmt::Display for Invalid {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{}: {}", v.field, v.description)?;
+            if v.field.is_empty() {
+                // A violation of the request as a whole (it names no field).
+                f.write_str(&v.description)?;
+            } else {
+                write!(f, "{}: {}", v.field, v.description)?;
+            }
         }
         Ok(())
     }

@@ -66,7 +66,12 @@ impl Kms {
         self.store
             .write(Write {
                 bindings: None,
-                key: Some(KeyWrite::Insert(&key)),
+                // The quota is checked by the store, counted under its lock inside this write,
+                // so that concurrent creations cannot together overshoot it.
+                key: Some(KeyWrite::InsertWithinQuota {
+                    record: &key,
+                    limit: self.settings.max_keys_per_folder,
+                }),
                 operation: Some(&op),
             })
             .await?;
