@@ -233,6 +233,226 @@ impl Transport for Grpc<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The REST transport: the same calls as HTTP requests through the gateway, sent with `curl`.
+
+struct Rest<'a> {
+    server: &'a TestServer,
+}
+
+/// The HTTP method, path and JSON body (or query) of `call`, by the `google.api.http` rules;
+/// `None` for calls REST cannot express as the case means them: raw gRPC bytes, a request that
+/// has no proto3 JSON form (an enum number the schema does not name), an empty path variable (no
+/// such URL), or an Update without a mask (over REST that means "overwrite everything").
+fn rest_request(call: &Call) -> Option<(&'static str, String, serde_json::Value)> {
+    fn json<T: serde::Serialize>(m: &T) -> Option<serde_json::Map<String, serde_json::Value>> {
+        match serde_json::to_value(m).ok()? {
+            serde_json::Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+    /// Takes the path variable out of the fields, percent-encoded; `None` if it is empty.
+    fn var(fields: &mut serde_json::Map<String, serde_json::Value>, name: &str) -> Option<String> {
+        let value = fields.remove(name)?;
+        let value = value.as_str().filter(|v| !v.is_empty())?.to_owned();
+        Some(
+            percent_encoding::utf8_percent_encode(&value, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+        )
+    }
+    const K: &str = "/kms/v1/asymmetricSignatureKeys";
+    let (method, path, fields) = match call {
+        Call::CreateKey(r) => ("POST", K.to_owned(), json(r)?),
+        Call::GetKey(r) => {
+            let mut f = json(r)?;
+            ("GET", format!("{K}/{}", var(&mut f, "keyId")?), f)
+        }
+        Call::ListKeys(r) => ("GET", K.to_owned(), json(r)?),
+        Call::UpdateKey(r) => {
+            if r.update_mask.as_ref().is_none_or(|m| m.paths.is_empty()) {
+                return None;
+            }
+            let mut f = json(r)?;
+            ("PATCH", format!("{K}/{}", var(&mut f, "keyId")?), f)
+        }
+        Call::DeleteKey(r) => {
+            let mut f = json(r)?;
+            ("DELETE", format!("{K}/{}", var(&mut f, "keyId")?), f)
+        }
+        Call::ListKeyOperations(r) => {
+            let mut f = json(r)?;
+            (
+                "GET",
+                format!("{K}/{}/operations", var(&mut f, "keyId")?),
+                f,
+            )
+        }
+        Call::ListKeyAccessBindings(r) => {
+            let mut f = json(r)?;
+            let id = var(&mut f, "resourceId")?;
+            ("GET", format!("{K}/{id}:listAccessBindings"), f)
+        }
+        Call::SetKeyAccessBindings(r) => {
+            let mut f = json(r)?;
+            let id = var(&mut f, "resourceId")?;
+            ("POST", format!("{K}/{id}:setAccessBindings"), f)
+        }
+        Call::UpdateKeyAccessBindings(r) => {
+            let mut f = json(r)?;
+            let id = var(&mut f, "resourceId")?;
+            ("POST", format!("{K}/{id}:updateAccessBindings"), f)
+        }
+        Call::UpdateFolderAccessBindings(r) => {
+            let mut f = json(r)?;
+            let id = var(&mut f, "resourceId")?;
+            (
+                "POST",
+                format!("/resource-manager/v1/folders/{id}:updateAccessBindings"),
+                f,
+            )
+        }
+        Call::Sign(r) => {
+            let mut f = json(r)?;
+            ("POST", format!("{K}/{}:sign", var(&mut f, "keyId")?), f)
+        }
+        Call::SignHash(r) => {
+            let mut f = json(r)?;
+            ("POST", format!("{K}/{}:signHash", var(&mut f, "keyId")?), f)
+        }
+        Call::GetPublicKey(r) => {
+            let mut f = json(r)?;
+            ("GET", format!("{K}/{}/publicKey", var(&mut f, "keyId")?), f)
+        }
+        Call::GetOperation(r) => {
+            let mut f = json(r)?;
+            (
+                "GET",
+                format!("/operations/{}", var(&mut f, "operationId")?),
+                f,
+            )
+        }
+        Call::CancelOperation(r) => {
+            let mut f = json(r)?;
+            (
+                "POST",
+                format!("/operations/{}:cancel", var(&mut f, "operationId")?),
+                f,
+            )
+        }
+        Call::CreateIamToken(r) => ("POST", "/iam/v1/tokens".to_owned(), json(r)?),
+        Call::RawGrpc { .. } => return None,
+    };
+    if method == "GET" || method == "DELETE" {
+        // The remaining fields travel as query parameters.
+        let mut query = Vec::new();
+        for (name, value) in fields {
+            let value = match value {
+                serde_json::Value::String(v) => v,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            let value =
+                percent_encoding::utf8_percent_encode(&value, percent_encoding::NON_ALPHANUMERIC);
+            query.push(format!("{name}={value}"));
+        }
+        let path = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{}", query.join("&"))
+        };
+        Some((method, path, serde_json::Value::Null))
+    } else {
+        Some((method, path, serde_json::Value::Object(fields)))
+    }
+}
+
+impl Transport for Rest<'_> {
+    async fn send(&mut self, call: &Call, id: &str) -> Option<Observed> {
+        let (method, path, body) = rest_request(call)?;
+        let dir = tempfile::tempdir().unwrap();
+        let headers = dir.path().join("headers");
+        std::fs::write(
+            &headers,
+            format!(
+                "Authorization: Bearer {}\nx-request-id: {id}\nContent-Type: application/json\n",
+                self.server.token
+            ),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args([
+            "-sS",
+            "-X",
+            method,
+            "-w",
+            "\n%{http_code}",
+            "--max-time",
+            "30",
+            "-H",
+        ])
+        .arg(format!("@{}", headers.display()));
+        if !body.is_null() {
+            let file = dir.path().join("body");
+            std::fs::write(&file, body.to_string()).unwrap();
+            cmd.arg("--data-binary").arg(format!("@{}", file.display()));
+        }
+        cmd.arg(format!("http://{}{path}", self.server.addr()));
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (raw, status) = text.rsplit_once('\n').unwrap();
+        let status: u16 = status.parse().unwrap();
+        if status == 200 {
+            return Some(Observed {
+                code: Code::Ok,
+                bad_request: None,
+                request_id: None,
+            });
+        }
+        let body: serde_json::Value = serde_json::from_str(raw)
+            .unwrap_or_else(|e| panic!("{method} {path}: {status} {raw:?}: {e}"));
+        let code = Code::from_i32(body["code"].as_i64().unwrap_or(-1) as i32);
+        // The HTTP status is the error table's for that code.
+        if status != signet_server::error::http_status(code as i32).as_u16() && status != 405 {
+            return Some(Observed {
+                code: Code::Unknown,
+                bad_request: None,
+                request_id: Some(format!("HTTP {status} does not match {code:?}: {raw}")),
+            });
+        }
+        let details = body["details"].as_array().cloned().unwrap_or_default();
+        let of_type = |t: &str| {
+            details
+                .iter()
+                .find(|d| d["@type"] == format!("type.googleapis.com/google.rpc.{t}"))
+                .cloned()
+        };
+        Some(Observed {
+            code,
+            bad_request: of_type("BadRequest").map(|b| {
+                b["fieldViolations"]
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .map(|f| f["field"].as_str().unwrap_or_default().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }),
+            request_id: of_type("RequestInfo")
+                .and_then(|r| r["requestId"].as_str().map(str::to_owned)),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Fixtures.
 
 /// What the cases refer to: live keys (one per hash, and an RSA one), page tokens of other
@@ -1328,10 +1548,10 @@ fn cases(fx: &Fixtures) -> Vec<Case> {
 // The run.
 
 /// Runs every case; returns a description of each mismatch (empty when all hold).
-async fn run(transport: &mut impl Transport, cases: &[Case]) -> Vec<String> {
+async fn run(transport: &mut impl Transport, prefix: &str, cases: &[Case]) -> Vec<String> {
     let mut failures = Vec::new();
     for (i, case) in cases.iter().enumerate() {
-        let request_id = format!("bad-input-{i}");
+        let request_id = format!("{prefix}-{i}");
         let Some(got) = transport.send(&case.call, &request_id).await else {
             continue;
         };
@@ -1377,13 +1597,27 @@ async fn bad_input_gets_the_exact_code_and_field_and_breaks_nothing() {
     names.dedup();
     assert_eq!(names.len(), cases.len(), "case names are unique");
 
-    let failures = run(&mut Grpc { server: &server }, &cases).await;
+    let failures = run(&mut Grpc { server: &server }, "bad-input", &cases).await;
     eprintln!("{} bad-input cases over gRPC", cases.len());
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",
         failures.len(),
         cases.len(),
+        failures.join("\n")
+    );
+    // The same table over REST, where a case has a REST form.
+    let over_rest = cases
+        .iter()
+        .filter(|c| rest_request(&c.call).is_some())
+        .count();
+    assert!(over_rest >= 60, "{over_rest} cases have a REST form");
+    let failures = run(&mut Rest { server: &server }, "rest-bad-input", &cases).await;
+    eprintln!("{over_rest} of them over REST");
+    assert!(
+        failures.is_empty(),
+        "{} of {over_rest} REST cases failed:\n{}",
+        failures.len(),
         failures.join("\n")
     );
 
@@ -1428,8 +1662,16 @@ async fn bad_input_gets_the_exact_code_and_field_and_breaks_nothing() {
     // Every case left exactly one audit record, with its outcome; the chain verifies.
     let store = server.kms().store();
     let records = store.audit_records(1, 1_000_000).await.unwrap();
-    for (i, case) in cases.iter().enumerate() {
-        let request_id = format!("bad-input-{i}");
+    let over_rest = cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| rest_request(&c.call).is_some())
+        .map(|(i, c)| (format!("rest-bad-input-{i}"), c));
+    let over_grpc = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("bad-input-{i}"), c));
+    for (i, (request_id, case)) in over_grpc.chain(over_rest).enumerate() {
         let mine: Vec<_> = records
             .iter()
             .filter(|r| r.event.request_id == request_id)

@@ -580,7 +580,7 @@ async fn every_error_class_has_its_status_and_json_body() {
             "GET",
             &format!("/kms/v1/asymmetricSignatureKeys/{key_id}/publicKey"),
             Some(t),
-            Some("{}"),
+            Some(r#"{"keyId": "x"}"#),
         ),
         400,
         3,

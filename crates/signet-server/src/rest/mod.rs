@@ -269,7 +269,9 @@ impl Shared {
                     ));
                 }
             }
-        } else if !body.is_empty() {
+        } else if !body.is_empty() && !is_empty_object(&body) {
+            // A bodiless route (GET rules, and the POST binding of Cancel) takes nothing but
+            // an empty object, which POST clients often send.
             return Err(fail(
                 tonic::Code::InvalidArgument,
                 format!("{} {} takes no request body", route.verb, parts.uri.path()),
@@ -450,6 +452,10 @@ impl Shared {
             ),
         }
     }
+}
+
+fn is_empty_object(body: &[u8]) -> bool {
+    matches!(serde_json::from_slice::<Value>(body), Ok(Value::Object(o)) if o.is_empty())
 }
 
 /// A REST error body: `{code, message, details}` with the request id as a RequestInfo detail.
