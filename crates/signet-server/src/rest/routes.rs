@@ -111,6 +111,12 @@ impl Routes {
         Ok(Routes(routes))
     }
 
+    /// Every route, in matching order.
+    #[cfg(test)]
+    pub fn all(&self) -> &[Route] {
+        &self.0
+    }
+
     pub fn find(&self, method: &http::Method, path: &str) -> Match<'_> {
         let mut allowed = Vec::new();
         for route in &self.0 {
@@ -132,6 +138,15 @@ impl Routes {
 }
 
 impl Route {
+    /// The fields named by the path's variables.
+    #[cfg(test)]
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Field(f) => Some(f.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
     fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
         let path = path.strip_prefix('/')?;
         let path = match &self.custom {
