@@ -543,6 +543,22 @@ async fn workload(server: &Server, admin_token: &str, r: &mut Responses) -> Work
     let message = b"signed by the service account 5d1e".to_vec();
     as_account.sign(r, &first, &message).await.unwrap();
     messages.push(message);
+    // Over REST too: a signature, and a body the gateway cannot read, which quotes its value.
+    // (The REST answers go back to the caller who sent them and are not searched.)
+    let rest_message = b"signed over REST 9c4e".to_vec();
+    let body = format!("{{\"message\": \"{}\"}}", b64(&rest_message));
+    assert_eq!(
+        rest(server, admin_token, &format!("{first}:sign"), &body),
+        "200"
+    );
+    messages.push(rest_message);
+    let unreadable = "not base64, a REST marker 41f7".to_owned();
+    let body = format!("{{\"message\": \"{unreadable}\"}}");
+    assert_eq!(
+        rest(server, admin_token, &format!("{first}:sign"), &body),
+        "400"
+    );
+    messages.push(unreadable.into_bytes());
     // It holds no role on the others.
     assert!(
         as_account
@@ -624,6 +640,30 @@ async fn workload(server: &Server, admin_token: &str, r: &mut Responses) -> Work
 }
 
 /// The database files of a data directory, by name.
+/// POSTs `body` to `/kms/v1/asymmetricSignatureKeys/{path}` with `curl` (the token in a
+/// header file, not on the command line); returns the HTTP status.
+fn rest(server: &Server, token: &str, path: &str, body: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let headers = dir.path().join("headers");
+    std::fs::write(&headers, format!("Authorization: Bearer {token}\n")).unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("@{}", headers.display()))
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+        ])
+        .arg(format!(
+            "http://{}/kms/v1/asymmetricSignatureKeys/{path}",
+            server.addr
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn db_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -374,7 +374,10 @@ impl Shared {
     }
 
     fn reject(&self, request_id: &RequestId, reject: Reject) -> http::Response<Body> {
-        tracing::debug!(request_id = %request_id, code = ?reject.code, message = %reject.message, "REST request rejected by the gateway");
+        // The message may quote what the client sent (a JSON parser's error names the value it
+        // could not read, which can be part of a message to sign): it goes back to the client,
+        // never to the log.
+        tracing::debug!(request_id = %request_id, code = ?reject.code, "REST request rejected by the gateway");
         let body = error_body(reject.code as i32, &reject.message, request_id);
         let mut resp = json_response(reject.http, serde_json::to_vec(&body).unwrap_or_default());
         if let Ok(v) = http::HeaderValue::from_str(request_id.as_str()) {
