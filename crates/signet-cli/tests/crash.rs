@@ -6,7 +6,9 @@
 //! - every operation the clients were handed exists and is done, and every change whose
 //!   operation the clients saw done is in effect (a change in flight at the kill may or may not
 //!   be, but nothing else);
-//! - signing agrees with the model (ACTIVE keys sign, INACTIVE ones answer FAILED_PRECONDITION).
+//! - signing agrees with the model (ACTIVE keys sign, INACTIVE ones answer FAILED_PRECONDITION);
+//! - every key that exists has the record of the Create call that made it, also a key whose
+//!   Create was cut off before it answered (a change and its record commit together).
 //!
 //! The random choices come from a seed printed at the start; `SIGNET_CRASH_SEED=N` replays one.
 
@@ -489,6 +491,61 @@ impl Worker {
     }
 }
 
+/// The ids of every key of the folder that is not deleted.
+async fn all_keys(c: &mut Clients) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = c
+            .keys
+            .list(ListAsymmetricSignatureKeysRequest {
+                folder_id: "default".into(),
+                page_size: 1000,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        ids.extend(page.keys.into_iter().map(|k| k.id));
+        if page.next_page_token.is_empty() {
+            return ids;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The keys the trail (exported offline from what the process left) records a successful
+/// Create of.
+fn keys_created_in_trail(data: &Path, store: &[&str]) -> BTreeSet<String> {
+    let mut args = vec![
+        "audit",
+        "export",
+        "--since",
+        "1970-01-01T00:00:00Z",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    args.extend_from_slice(store);
+    let out = run(Path::new(SIGNET), &args);
+    assert!(
+        out.status.success(),
+        "audit export failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|r| {
+            r["rpc"]
+                .as_str()
+                .is_some_and(|rpc| rpc.ends_with("AsymmetricSignatureKeyService/Create"))
+                && r["outcome"] == "OK"
+        })
+        .filter_map(|r| r["resource_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// No key of the folder is CREATING (also keys whose Create was cut off before it answered).
 async fn assert_nothing_creating(c: &mut Clients) {
     let stuck = tokio::time::timeout(RECOVERY_LIMIT, async {
@@ -579,9 +636,16 @@ async fn crash_loop(data: &Path, store: &[&str]) {
             workers.push(task.await.unwrap());
         }
         audit_verifies(data, store);
+        let recorded = keys_created_in_trail(data, store);
 
         server = ServeProcess::start(Path::new(SIGNET), data, store);
         let mut c = Clients::new(server.channel().await, &token);
+        for key in all_keys(&mut c).await {
+            assert!(
+                recorded.contains(&key),
+                "key {key} exists without the record of its Create"
+            );
+        }
         for w in &mut workers {
             w.check(&mut c).await;
         }

@@ -9,10 +9,12 @@
 //!   key's folder) grants.
 
 use crate::CoreError;
+use crate::audit::CallAudit;
 use crate::domain::access::{ALL_AUTHENTICATED_USERS, ALL_USERS, PermissionKind};
 use crate::domain::{FolderId, KeyId, Subject, SubjectType};
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// Prefix of the admin tokens Signet mints (`sgt1.` + 43 base64url characters = 256 bits).
 pub const ADMIN_TOKEN_PREFIX: &str = "sgt1.";
@@ -20,13 +22,27 @@ pub const ADMIN_TOKEN_PREFIX: &str = "sgt1.";
 pub const IAM_TOKEN_PREFIX: &str = "t1.";
 
 /// Who is calling. Built only by authentication ([`crate::Kms::authenticate`]).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Principal {
     subject_id: String,
     /// The subject role bindings are matched against; `None` for the deployment admin.
     subject: Option<Subject>,
     is_admin: bool,
+    /// The call being served, when its audit record is to be written by the state change it
+    /// makes (see [`CallAudit`]); not part of who is calling.
+    call: Option<Arc<CallAudit>>,
 }
+
+/// Two principals are equal when they are the same caller, whatever call each serves.
+impl PartialEq for Principal {
+    fn eq(&self, other: &Self) -> bool {
+        self.subject_id == other.subject_id
+            && self.subject == other.subject
+            && self.is_admin == other.is_admin
+    }
+}
+
+impl Eq for Principal {}
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,11 +62,24 @@ impl Principal {
         self.is_admin
     }
 
+    /// This principal serving `call`: a state change it makes writes the call's audit record
+    /// in its own transaction (ADR 0006).
+    pub fn serving(mut self, call: Arc<CallAudit>) -> Principal {
+        self.call = Some(call);
+        self
+    }
+
+    /// The call this principal is serving, if its record is written with its state changes.
+    pub fn call_audit(&self) -> Option<&CallAudit> {
+        self.call.as_deref()
+    }
+
     pub(crate) fn admin() -> Principal {
         Principal {
             subject_id: "admin".into(),
             subject: None,
             is_admin: true,
+            call: None,
         }
     }
 
@@ -59,6 +88,7 @@ impl Principal {
             subject_id: id.to_string(),
             subject: Some(Subject::service_account(id.as_str())),
             is_admin: false,
+            call: None,
         }
     }
 
@@ -80,6 +110,7 @@ impl Principal {
             subject_id: "local-admin".into(),
             subject: None,
             is_admin: true,
+            call: None,
         }
     }
 }

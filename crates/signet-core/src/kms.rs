@@ -1,12 +1,13 @@
 //! [`Kms`]: the use cases' shared state. Each use case is an `impl Kms` block in its own file
 //! under `usecases/`.
 
+use crate::audit::AuditEvent;
 use crate::auth::{Authenticator, Principal};
 use crate::cache::CachePolicy;
 use crate::domain::Clock;
-use crate::store::Store;
+use crate::store::{Store, StoreError, Write};
 use crate::vault::KeyVault;
-use signet_crypto::RootKey;
+use signet_crypto::{Algorithm, RootKey};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,6 +129,53 @@ impl Kms {
     /// Waits until no background task (key generation) is running.
     pub async fn wait_idle(&self) {
         self.tasks.wait_idle().await;
+    }
+
+    /// Commits `write`, a state change made by `principal`'s call on `resource_id`, together
+    /// with that call's audit record when the call is recorded ([`Principal::serving`]): one
+    /// transaction, so a change never stands without its record (ADR 0006). The call is then
+    /// marked recorded, and the server appends nothing more for it.
+    pub(crate) async fn write_recorded(
+        &self,
+        principal: &Principal,
+        resource_id: &str,
+        algorithm: Option<Algorithm>,
+        write: Write<'_>,
+    ) -> Result<(), StoreError> {
+        let record = self.call_record(principal, resource_id, algorithm);
+        self.store
+            .write(Write {
+                audit: record.as_ref(),
+                ..write
+            })
+            .await?;
+        Self::committed(principal, record.as_ref());
+        Ok(())
+    }
+
+    /// The audit record of `principal`'s call succeeding on `resource_id`, to be committed with
+    /// the change the call makes; `None` when the call is not recorded or has its record.
+    pub(crate) fn call_record(
+        &self,
+        principal: &Principal,
+        resource_id: &str,
+        algorithm: Option<Algorithm>,
+    ) -> Option<AuditEvent> {
+        principal.call_audit().and_then(|call| {
+            call.success(
+                self.clock.now(),
+                principal.subject_id(),
+                resource_id,
+                algorithm,
+            )
+        })
+    }
+
+    /// Notes that `record` (from [`Kms::call_record`]) was committed.
+    pub(crate) fn committed(principal: &Principal, record: Option<&AuditEvent>) {
+        if let (Some(call), Some(_)) = (principal.call_audit(), record) {
+            call.mark_recorded();
+        }
     }
 }
 

@@ -63,14 +63,29 @@ pub struct BindingsWrite<'a> {
     pub bindings: &'a [AccessBinding],
 }
 
-/// One atomic write: a key change, a replacement of a resource's access bindings, and/or an
-/// operation upsert, committed together and durable when `write` returns.
+/// One atomic write: a key change, a replacement of a resource's access bindings, an
+/// operation upsert, and/or the audit record of the call that made the change, committed
+/// together and durable when `write` returns.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Write<'a> {
     pub key: Option<KeyWrite<'a>>,
     pub bindings: Option<BindingsWrite<'a>>,
     /// Inserted, or replaced if an operation with the same id exists.
     pub operation: Option<&'a OperationRecord>,
+    /// Appended to the audit chain in the same transaction, after the head under the chain's
+    /// lock exactly as [`Store::append_audit`] appends (ADR 0006): the record of a state change
+    /// exists if and only if the change does.
+    pub audit: Option<&'a AuditEvent>,
+}
+
+impl Write<'_> {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.key.is_none()
+            && self.bindings.is_none()
+            && self.operation.is_none()
+            && self.audit.is_none()
+    }
 }
 
 /// The tables of a store, for bulk copies between stores (`signet admin copy-store`, see
@@ -340,12 +355,14 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// The access bindings of a resource (`BindingTarget::storage_key()`), in a stable order.
     async fn get_access_bindings(&self, target: &str) -> Result<Vec<AccessBinding>, StoreError>;
 
-    /// Inserts a service account, together with its (done) operation. `Conflict` if the id, or
-    /// the name within the folder, is taken.
+    /// Inserts a service account, together with its (done) operation and, if given, the audit
+    /// record of the call (appended as [`Write::audit`] is). `Conflict` if the id, or the name
+    /// within the folder, is taken.
     async fn insert_service_account(
         &self,
         account: &ServiceAccount,
         operation: &OperationRecord,
+        audit: Option<&AuditEvent>,
     ) -> Result<(), StoreError>;
 
     async fn get_service_account(
@@ -362,12 +379,14 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     ) -> Result<Vec<ServiceAccount>, StoreError>;
 
     /// Deletes a service account with its authorized keys, revokes its tokens (at `at`) and
-    /// records the operation, in one transaction. Returns false if there was no such account.
+    /// records the operation and, if given, the call's audit record, in one transaction.
+    /// Returns false if there was no such account (and then appends no record).
     async fn delete_service_account(
         &self,
         id: &ServiceAccountId,
         at: Timestamp,
         operation: &OperationRecord,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError>;
 
     /// `Conflict` if the id is taken; `Conflict` too if the service account does not exist.

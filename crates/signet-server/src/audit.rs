@@ -27,6 +27,11 @@ pub fn is_data_plane(rpc: &str) -> bool {
     DATA_PLANE_RPCS.contains(&rpc)
 }
 
+/// The RPC path as recorded: at most [`MAX_RPC_LEN`] characters of it.
+pub(crate) fn audited_rpc(rpc: &str) -> String {
+    rpc.chars().take(MAX_RPC_LEN).collect()
+}
+
 /// The call's facts a handler adds to its audit record. Shared between the call layer (which
 /// puts a recording note in the request's extensions and reads it when the handler is done) and
 /// the handler. A detached note (the call is not recorded) ignores everything, so that nothing
@@ -110,7 +115,7 @@ impl AuditNote {
             time,
             request_id,
             subject: facts.subject,
-            rpc: rpc.chars().take(MAX_RPC_LEN).collect(),
+            rpc: audited_rpc(rpc),
             resource_id: facts.resource_id,
             algorithm: facts.algorithm.map(str::to_owned),
             outcome: outcome.to_owned(),

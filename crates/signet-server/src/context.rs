@@ -4,10 +4,10 @@
 //! call's audit record before the response is released. [`CallContext::authenticate`] checks the
 //! `authorization` header: the one path every authenticated call goes through.
 
-use crate::audit::{AuditNote, Audited, client_addr, is_data_plane, outcome_of};
+use crate::audit::{AuditNote, Audited, audited_rpc, client_addr, is_data_plane, outcome_of};
 use crate::metrics::Metrics;
 use signet_core::Kms;
-use signet_core::audit::AuditTrail;
+use signet_core::audit::{AuditTrail, CallAudit};
 use signet_core::auth::Principal;
 use std::fmt;
 use std::future::Future;
@@ -142,13 +142,28 @@ where
         let note = AuditNote::recording();
         req.extensions_mut().insert(note.clone());
         let metrics = self.metrics.clone();
-        let audit = self.audit.records(is_data_plane(&rpc)).then(|| {
+        let data_plane = is_data_plane(&rpc);
+        let audit = self.audit.records(data_plane).then(|| {
+            let client_addr = client_addr(&req);
+            // A control-plane call's state change writes the call's record itself, in its own
+            // transaction (ADR 0006); the handler's principal carries what it needs.
+            let call = (!data_plane).then(|| {
+                Arc::new(CallAudit::new(
+                    request_id.0.clone(),
+                    audited_rpc(&rpc),
+                    client_addr.clone(),
+                ))
+            });
+            if let Some(call) = &call {
+                req.extensions_mut().insert(Arc::clone(call));
+            }
             PendingRecord(Some(RecordParts {
                 trail: self.audit.clone(),
                 note: note.clone(),
                 rpc: rpc.clone(),
                 request_id: request_id.0.clone(),
-                client_addr: client_addr(&req),
+                client_addr,
+                call,
             }))
         });
         let span = tracing::info_span!(
@@ -260,9 +275,21 @@ struct RecordParts {
     rpc: String,
     request_id: String,
     client_addr: String,
+    /// Set when the call's state change may write the call's record itself.
+    call: Option<Arc<CallAudit>>,
 }
 
 impl RecordParts {
+    /// Whether the call's record was committed with its state change, and says `outcome`
+    /// (always `OK`): then nothing more is appended, and the writer only counts the record.
+    fn recorded_with_change(&self, outcome: &str) -> bool {
+        let recorded = outcome == "OK" && self.call.as_ref().is_some_and(|c| c.recorded());
+        if recorded {
+            self.trail.appended_elsewhere();
+        }
+        recorded
+    }
+
     fn into_event(self, outcome: &str) -> (AuditTrail, signet_core::audit::AuditEvent) {
         let event = self.note.into_event(
             self.trail.now(),
@@ -278,13 +305,18 @@ impl RecordParts {
 impl PendingRecord {
     /// The record of the finished call, and the trail to write it to.
     fn finish(mut self, outcome: &str) -> Option<(AuditTrail, signet_core::audit::AuditEvent)> {
-        self.0.take().map(|parts| parts.into_event(outcome))
+        self.0
+            .take()
+            .filter(|parts| !parts.recorded_with_change(outcome))
+            .map(|parts| parts.into_event(outcome))
     }
 }
 
 impl Drop for PendingRecord {
     fn drop(&mut self) {
-        if let Some(parts) = self.0.take() {
+        // A change that committed its record stands whether or not its client stayed to hear
+        // of it: that record (OK) is the call's.
+        if let Some(parts) = self.0.take().filter(|p| !p.recorded_with_change("OK")) {
             let rpc = parts.rpc.clone();
             let (trail, event) = parts.into_event("CANCELLED");
             if !trail.append_detached(event) {
@@ -356,6 +388,10 @@ impl CallContext {
             .map(|v| v.to_str().unwrap_or("<invalid>"));
         match kms.authenticate(header).await {
             Ok(principal) => {
+                let principal = match request.extensions().get::<Arc<CallAudit>>() {
+                    Some(call) => principal.serving(Arc::clone(call)),
+                    None => principal,
+                };
                 audit.subject(principal.subject_id());
                 // Every later log line of the call names who made it.
                 tracing::Span::current()

@@ -171,6 +171,7 @@ async fn insert<S: Store + ?Sized>(store: &S, record: &KeyRecord) {
             bindings: None,
             key: Some(KeyWrite::Insert(record)),
             operation: None,
+            audit: None,
         })
         .await
         .expect("insert key");
@@ -189,6 +190,7 @@ async fn update<S: Store + ?Sized>(
                 expected_version,
             }),
             operation: None,
+            audit: None,
         })
         .await
 }
@@ -199,6 +201,7 @@ async fn put_operation<S: Store + ?Sized>(store: &S, op: &OperationRecord) {
             bindings: None,
             key: None,
             operation: Some(op),
+            audit: None,
         })
         .await
         .expect("write operation");
@@ -427,6 +430,7 @@ pub async fn insert_of_an_existing_id_conflicts<F: StoreFactory>(factory: &F) {
             bindings: None,
             key: Some(KeyWrite::Insert(&clash)),
             operation: None,
+            audit: None,
         })
         .await;
     assert_conflict(result, "insert of an existing id");
@@ -509,6 +513,7 @@ pub async fn a_failed_write_commits_nothing<F: StoreFactory>(factory: &F) {
             bindings: None,
             key: Some(KeyWrite::Insert(&key)),
             operation: Some(&op),
+            audit: None,
         })
         .await;
     assert_conflict(result, "insert conflict with an operation");
@@ -528,6 +533,7 @@ pub async fn a_failed_write_commits_nothing<F: StoreFactory>(factory: &F) {
                 expected_version: 7,
             }),
             operation: Some(&op),
+            audit: None,
         })
         .await;
     assert_conflict(result, "stale update with an operation");
@@ -551,6 +557,7 @@ pub async fn a_failed_write_commits_nothing<F: StoreFactory>(factory: &F) {
                 expected_version: 1,
             }),
             operation: Some(&replacement),
+            audit: None,
         })
         .await;
     assert_conflict(result, "update of a missing key with an operation");
@@ -572,6 +579,7 @@ pub async fn a_failed_write_commits_nothing<F: StoreFactory>(factory: &F) {
                 expected_version: 1,
             }),
             operation: Some(&op),
+            audit: None,
         })
         .await
         .expect("key and operation together");
@@ -1027,6 +1035,7 @@ pub async fn concurrent_updates_at_one_version_have_one_winner<F: StoreFactory>(
                         expected_version: 1,
                     }),
                     operation: Some(&op),
+                    audit: None,
                 })
                 .await;
             (i, outcome(result, "conditional update"))
@@ -1116,6 +1125,7 @@ pub async fn concurrent_inserts_of_one_id_have_one_winner<F: StoreFactory>(facto
                     bindings: None,
                     key: Some(KeyWrite::Insert(&record)),
                     operation: None,
+                    audit: None,
                 })
                 .await;
             (i, outcome(result, "insert"))
@@ -1152,6 +1162,7 @@ pub async fn concurrent_inserts_and_reads_all_succeed<F: StoreFactory>(factory: 
                     bindings: None,
                     key: Some(KeyWrite::Insert(&key)),
                     operation: Some(&op),
+                    audit: None,
                 })
                 .await
                 .expect("a distinct insert must succeed");
@@ -1193,6 +1204,7 @@ async fn insert_within<S: Store + ?Sized>(
             bindings: None,
             key: Some(KeyWrite::InsertWithinQuota { record, limit }),
             operation,
+            audit: None,
         })
         .await
 }

@@ -18,13 +18,15 @@
 // Test-support code: failing loudly (expect/panic) is the point here.
 #![allow(clippy::expect_used, clippy::panic)]
 
-use crate::conformance::{StoreFactory, T0};
+use crate::conformance::{StoreFactory, T0, sample_key, sample_operation};
+use crate::conformance_identity::sample_service_account;
 use signet_core::audit::{
     AuditCheckpoint, AuditEvent, AuditHead, AuditRecord, CheckpointKey, RECORD_VERSION,
     checkpoint_public_key, record_hash, verify,
 };
 use signet_core::domain::Timestamp;
-use signet_core::store::Store;
+use signet_core::domain::{KeyId, OperationId, ServiceAccountId};
+use signet_core::store::{KeyWrite, Store, StoreError, Write};
 use std::sync::Arc;
 
 /// Expands to one `#[tokio::test]` per audit conformance test, each calling it with a factory
@@ -43,6 +45,10 @@ macro_rules! audit_conformance_tests {
             audit_records_since_filter_by_time_and_page_by_sequence,
             checkpoints_round_trip_and_the_first_for_a_sequence_is_kept,
             concurrent_appends_form_one_chain,
+            a_write_appends_its_audit_record_in_its_own_transaction,
+            a_failed_write_appends_no_audit_record,
+            concurrent_writes_and_appends_form_one_chain,
+            service_account_changes_append_their_record_only_when_they_commit,
             the_checkpoint_key_is_made_once_and_signs_verifiable_checkpoints,
             the_audit_chain_continues_after_reopening,
         );
@@ -353,6 +359,247 @@ pub async fn concurrent_appends_form_one_chain<F: StoreFactory>(factory: &F) {
             assert_eq!(r.event.request_id, format!("request-{}", base + i as i64));
         }
     }
+}
+
+/// The record of a call that changed `key_id`, as a use case puts it in its write.
+fn change_event(n: i64, key_id: &str) -> AuditEvent {
+    AuditEvent {
+        rpc: "/yandex.cloud.kms.v1.asymmetricsignature.AsymmetricSignatureKeyService/Create"
+            .to_owned(),
+        resource_id: Some(key_id.to_owned()),
+        message_sha256: None,
+        ..sample_event(n)
+    }
+}
+
+/// A key insert with its operation and its call's audit record.
+async fn create_recorded<S: Store + ?Sized>(
+    store: &S,
+    key_id: &str,
+    folder_id: &str,
+    n: i64,
+) -> Result<AuditEvent, StoreError> {
+    let key = sample_key(key_id, folder_id);
+    let op = sample_operation(&format!("op{key_id}"), key_id, T0 + n);
+    let event = change_event(n, key_id);
+    store
+        .write(Write {
+            key: Some(KeyWrite::Insert(&key)),
+            bindings: None,
+            operation: Some(&op),
+            audit: Some(&event),
+        })
+        .await?;
+    Ok(event)
+}
+
+pub async fn a_write_appends_its_audit_record_in_its_own_transaction<F: StoreFactory>(factory: &F) {
+    let store = factory.fresh().await;
+    append(&store, &[sample_event(1), sample_event(2)]).await;
+    let event = create_recorded(&store, "abjaudited01", "b1folder", 3)
+        .await
+        .expect("write");
+    // An append after the write continues from the write's record.
+    let head = append(&store, &[sample_event(4)]).await;
+    assert_eq!(head.seq, 4);
+    let records = all_records(&store).await;
+    assert_eq!(records.len(), 4);
+    assert_chain(&records);
+    assert_eq!(records[2].event, event);
+    assert_eq!(store.audit_head().await.expect("head"), head);
+    // The change and its operation are there with it.
+    let key = store
+        .get_key(&KeyId::from_trusted("abjaudited01".into()))
+        .await
+        .expect("get key");
+    assert!(key.is_some());
+    let op = store
+        .get_operation(&OperationId::from_trusted("opabjaudited01".into()))
+        .await
+        .expect("get op");
+    assert!(op.is_some());
+    // And survive reopening, chain and all.
+    let store = factory.reopen(store).await;
+    let again = all_records(&store).await;
+    assert_eq!(again, records);
+    let head = append(&store, &[sample_event(5)]).await;
+    assert_eq!(head.seq, 5);
+    assert_chain(&all_records(&store).await);
+}
+
+pub async fn a_failed_write_appends_no_audit_record<F: StoreFactory>(factory: &F) {
+    let store = factory.fresh().await;
+    create_recorded(&store, "abjaudited02", "b1folder", 1)
+        .await
+        .expect("write");
+    let before = all_records(&store).await;
+    let head = store.audit_head().await.expect("head");
+
+    // A second insert of the same id conflicts: no record.
+    let err = create_recorded(&store, "abjaudited02", "b1folder", 2)
+        .await
+        .expect_err("duplicate id");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // An update at a stale version conflicts: no record.
+    let stale = sample_key("abjaudited02", "b1folder");
+    let event = change_event(3, "abjaudited02");
+    let err = store
+        .write(Write {
+            key: Some(KeyWrite::Update {
+                record: &stale,
+                expected_version: 7,
+            }),
+            bindings: None,
+            operation: None,
+            audit: Some(&event),
+        })
+        .await
+        .expect_err("stale version");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // An insert over the folder's quota is refused: no record, no operation.
+    let key = sample_key("abjaudited03", "b1folder");
+    let op = sample_operation("opabjaudited03", "abjaudited03", T0 + 4);
+    let event = change_event(4, "abjaudited03");
+    let err = store
+        .write(Write {
+            key: Some(KeyWrite::InsertWithinQuota {
+                record: &key,
+                limit: 1,
+            }),
+            bindings: None,
+            operation: Some(&op),
+            audit: Some(&event),
+        })
+        .await
+        .expect_err("over quota");
+    assert!(matches!(err, StoreError::QuotaExceeded { .. }), "{err:?}");
+    assert_eq!(
+        store
+            .get_operation(&OperationId::from_trusted("opabjaudited03".into()))
+            .await
+            .expect("get op"),
+        None
+    );
+
+    assert_eq!(all_records(&store).await, before);
+    assert_eq!(store.audit_head().await.expect("head"), head);
+    // The chain goes on from where it was.
+    let next = append(&store, &[sample_event(5)]).await;
+    assert_eq!(next.seq, head.seq + 1);
+    assert_chain(&all_records(&store).await);
+}
+
+pub async fn concurrent_writes_and_appends_form_one_chain<F: StoreFactory>(factory: &F) {
+    const WRITERS: i64 = 6;
+    const WRITES: i64 = 5;
+    const APPENDERS: i64 = 6;
+    const BATCHES: i64 = 5;
+    const PER_BATCH: i64 = 4;
+    let store = Arc::new(factory.fresh().await);
+    let mut tasks = Vec::new();
+    for t in 0..WRITERS {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut made = Vec::new();
+            for w in 0..WRITES {
+                let id = format!("abjconc{t:02}{w:02}");
+                let event = create_recorded(store.as_ref(), &id, "b1folder", 10_000 + t * 100 + w)
+                    .await
+                    .expect("write");
+                made.push(event);
+            }
+            made
+        }));
+    }
+    for t in 0..APPENDERS {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut made = Vec::new();
+            for b in 0..BATCHES {
+                let events: Vec<AuditEvent> = (0..PER_BATCH)
+                    .map(|i| sample_event(t * 1000 + b * 10 + i))
+                    .collect();
+                store.append_audit(&events).await.expect("append");
+                made.extend(events);
+            }
+            made
+        }));
+    }
+    let mut expected = Vec::new();
+    for task in tasks {
+        expected.extend(task.await.expect("task"));
+    }
+    let records = all_records(store.as_ref()).await;
+    assert_eq!(
+        records.len() as i64,
+        WRITERS * WRITES + APPENDERS * BATCHES * PER_BATCH
+    );
+    assert_chain(&records);
+    // Every event is there exactly once.
+    let mut stored: Vec<String> = records.iter().map(|r| r.event.request_id.clone()).collect();
+    let mut wanted: Vec<String> = expected.iter().map(|e| e.request_id.clone()).collect();
+    stored.sort();
+    wanted.sort();
+    assert_eq!(stored, wanted);
+    assert_eq!(
+        store.audit_head().await.expect("head").seq,
+        records.len() as i64
+    );
+}
+
+pub async fn service_account_changes_append_their_record_only_when_they_commit<F: StoreFactory>(
+    factory: &F,
+) {
+    let store = factory.fresh().await;
+    let account = sample_service_account("ajerecorded", "default", "recorded");
+    let created = change_event(1, "ajerecorded");
+    store
+        .insert_service_account(
+            &account,
+            &sample_operation("opsacreate", "ajerecorded", T0),
+            Some(&created),
+        )
+        .await
+        .expect("insert");
+    // The name is taken: nothing is inserted, nothing recorded.
+    let clash = sample_service_account("ajeclash", "default", "recorded");
+    let refused = change_event(2, "ajeclash");
+    let err = store
+        .insert_service_account(
+            &clash,
+            &sample_operation("opsaclash", "ajeclash", T0),
+            Some(&refused),
+        )
+        .await
+        .expect_err("name taken");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // No such account: nothing deleted, nothing recorded.
+    let missing = change_event(3, "ajemissing");
+    let deleted = store
+        .delete_service_account(
+            &ServiceAccountId::from_trusted("ajemissing".into()),
+            Timestamp::from_micros(T0),
+            &sample_operation("opsamissing", "ajemissing", T0),
+            Some(&missing),
+        )
+        .await
+        .expect("delete missing");
+    assert!(!deleted);
+    let gone = change_event(4, "ajerecorded");
+    let deleted = store
+        .delete_service_account(
+            &account.id,
+            Timestamp::from_micros(T0),
+            &sample_operation("opsadelete", "ajerecorded", T0),
+            Some(&gone),
+        )
+        .await
+        .expect("delete");
+    assert!(deleted);
+    let records = all_records(&store).await;
+    assert_chain(&records);
+    let events: Vec<&AuditEvent> = records.iter().map(|r| &r.event).collect();
+    assert_eq!(events, [&created, &gone]);
 }
 
 pub async fn the_checkpoint_key_is_made_once_and_signs_verifiable_checkpoints<F: StoreFactory>(

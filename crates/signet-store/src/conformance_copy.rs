@@ -134,6 +134,7 @@ async fn fill<S: Store>(store: &S, n: usize) -> (RootKey, Vec<u8>) {
                     bindings: &bindings[..i % 3],
                 }),
                 operation: Some(&op),
+                audit: None,
             })
             .await
             .expect("write a key");
@@ -143,6 +144,7 @@ async fn fill<S: Store>(store: &S, n: usize) -> (RootKey, Vec<u8>) {
             .insert_service_account(
                 &sample_service_account(&account, "default", &format!("account-{i}")),
                 &sample_operation(&format!("abjsaop{i:03}"), &account, T0),
+                None,
             )
             .await
             .expect("insert a service account");
@@ -178,6 +180,7 @@ async fn fill<S: Store>(store: &S, n: usize) -> (RootKey, Vec<u8>) {
                 bindings: &folder_bindings,
             }),
             operation: None,
+            audit: None,
         })
         .await
         .expect("folder bindings");
@@ -366,6 +369,7 @@ pub async fn a_copy_refuses_a_target_that_is_not_empty<F: StoreFactory>(factory:
         .insert_service_account(
             &sample_service_account("ajetaken", "default", "taken"),
             &sample_operation("abjtaken", "ajetaken", T0),
+            None,
         )
         .await
         .expect("insert");

@@ -220,6 +220,7 @@ fn bindings_write<'a>(target: &'a str, bindings: &'a [AccessBinding]) -> Write<'
         key: None,
         bindings: Some(BindingsWrite { target, bindings }),
         operation: None,
+        audit: None,
     }
 }
 
@@ -240,7 +241,7 @@ async fn bindings_of<S: Store + ?Sized>(store: &S, target: &str) -> Vec<AccessBi
 async fn insert_account<S: Store + ?Sized>(store: &S, account: &ServiceAccount) {
     let op = create_operation(&format!("abjop{}", account.id), account);
     store
-        .insert_service_account(account, &op)
+        .insert_service_account(account, &op, None)
         .await
         .expect("insert_service_account");
 }
@@ -360,7 +361,7 @@ pub async fn identity_records_that_were_never_written_are_absent<F: StoreFactory
     let op = delete_operation("abjopdel", "ajemissing");
     assert!(
         !store
-            .delete_service_account(&account_id("ajemissing"), at(T0), &op)
+            .delete_service_account(&account_id("ajemissing"), at(T0), &op, None)
             .await
             .expect("delete_service_account")
     );
@@ -442,6 +443,7 @@ pub async fn a_bindings_write_replaces_all_bindings_of_its_target_only<F: StoreF
             key: Some(KeyWrite::Insert(&key)),
             bindings: None,
             operation: None,
+            audit: None,
         })
         .await
         .expect("key-only write");
@@ -456,6 +458,7 @@ pub async fn a_bindings_write_replaces_all_bindings_of_its_target_only<F: StoreF
             key: None,
             bindings: None,
             operation: Some(&op),
+            audit: None,
         })
         .await
         .expect("operation-only write");
@@ -544,6 +547,7 @@ pub async fn bindings_commit_together_with_the_key_and_the_operation<F: StoreFac
                 bindings: &owner,
             }),
             operation: Some(&create),
+            audit: None,
         })
         .await
         .expect("insert with bindings");
@@ -607,6 +611,7 @@ pub async fn bindings_commit_together_with_the_key_and_the_operation<F: StoreFac
                 key: Some(key_write),
                 bindings: Some(BindingsWrite { target, bindings }),
                 operation: Some(&op),
+                audit: None,
             })
             .await;
         assert_conflict(result, what);
@@ -632,6 +637,7 @@ pub async fn bindings_commit_together_with_the_key_and_the_operation<F: StoreFac
                 bindings: &replacement,
             }),
             operation: Some(&op),
+            audit: None,
         })
         .await
         .expect("update with bindings");
@@ -655,6 +661,7 @@ pub async fn bindings_commit_together_with_the_key_and_the_operation<F: StoreFac
                 bindings: &folder_bindings,
             }),
             operation: Some(&op),
+            audit: None,
         })
         .await
         .expect("folder bindings with operation");
@@ -691,7 +698,7 @@ pub async fn service_accounts_round_trip_with_their_operation<F: StoreFactory>(f
     for account in &accounts {
         let op = create_operation(&format!("abjop{}", account.id), account);
         store
-            .insert_service_account(account, &op)
+            .insert_service_account(account, &op, None)
             .await
             .expect("insert_service_account");
         assert_eq!(
@@ -728,7 +735,7 @@ pub async fn service_account_ids_and_names_within_a_folder_are_unique<F: StoreFa
     };
     let op = create_operation("abjopsameid", &same_id);
     assert_conflict(
-        store.insert_service_account(&same_id, &op).await,
+        store.insert_service_account(&same_id, &op, None).await,
         "a taken id",
     );
     assert_eq!(get_account(&store, "ajeone").await, Some(original.clone()));
@@ -737,7 +744,7 @@ pub async fn service_account_ids_and_names_within_a_folder_are_unique<F: StoreFa
     let same_name = sample_service_account("ajetwo", "f", "robot");
     let op = create_operation("abjopsamename", &same_name);
     assert_conflict(
-        store.insert_service_account(&same_name, &op).await,
+        store.insert_service_account(&same_name, &op, None).await,
         "a name taken in the folder",
     );
     assert_eq!(get_account(&store, "ajetwo").await, None);
@@ -851,7 +858,7 @@ pub async fn deleting_a_service_account_removes_its_keys_and_revokes_its_tokens<
     let op = delete_operation("abjopdelete", "ajedoomed");
     assert!(
         store
-            .delete_service_account(&doomed.id, when, &op)
+            .delete_service_account(&doomed.id, when, &op, None)
             .await
             .expect("delete_service_account")
     );
@@ -895,7 +902,7 @@ pub async fn deleting_a_service_account_removes_its_keys_and_revokes_its_tokens<
     let again = delete_operation("abjopagain", "ajedoomed");
     assert!(
         !store
-            .delete_service_account(&doomed.id, when, &again)
+            .delete_service_account(&doomed.id, when, &again, None)
             .await
             .expect("delete again")
     );
@@ -1145,7 +1152,7 @@ pub async fn conflicts_echo_no_token_hash_nor_account_name<F: StoreFactory>(fact
     insert_account(&store, &sample_service_account("ajeone", "f", name)).await;
     let twin = sample_service_account("ajetwo", "f", name);
     let err = store
-        .insert_service_account(&twin, &create_operation("abjoptwin", &twin))
+        .insert_service_account(&twin, &create_operation("abjoptwin", &twin), None)
         .await
         .expect_err("a taken name");
     let text = format!("{err} {err:?}");
@@ -1241,7 +1248,7 @@ pub async fn concurrent_service_accounts_with_one_name_have_one_winner<F: StoreF
             let account = sample_service_account(&format!("ajerace{i:02}"), "f", "robot");
             let op = create_operation(&format!("abjop{i:02}"), &account);
             barrier.wait().await;
-            let result = store.insert_service_account(&account, &op).await;
+            let result = store.insert_service_account(&account, &op, None).await;
             (i, won(result, "insert_service_account"))
         }));
     }
@@ -1321,7 +1328,7 @@ pub async fn identities_and_bindings_survive_reopening<F: StoreFactory>(factory:
     let twin = sample_service_account("ajetwin", "f", "robot");
     assert_conflict(
         store
-            .insert_service_account(&twin, &create_operation("abjoptwin", &twin))
+            .insert_service_account(&twin, &create_operation("abjoptwin", &twin), None)
             .await,
         "a taken name after reopening",
     );
@@ -1330,7 +1337,12 @@ pub async fn identities_and_bindings_survive_reopening<F: StoreFactory>(factory:
     let when = at(T0 + 50 * SEC);
     assert!(
         store
-            .delete_service_account(&account.id, when, &delete_operation("abjopdel", "ajeacc"))
+            .delete_service_account(
+                &account.id,
+                when,
+                &delete_operation("abjopdel", "ajeacc"),
+                None
+            )
             .await
             .expect("delete")
     );

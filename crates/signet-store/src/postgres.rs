@@ -417,7 +417,7 @@ impl Store for PostgresStore {
     }
 
     async fn write(&self, write: Write<'_>) -> Result<(), StoreError> {
-        if write.key.is_none() && write.bindings.is_none() && write.operation.is_none() {
+        if write.is_empty() {
             return Ok(());
         }
         // Encode before taking a connection.
@@ -484,6 +484,11 @@ impl Store for PostgresStore {
 
         if let Some((op, result)) = &operation {
             upsert_operation(&mut tx, op, result).await?;
+        }
+
+        // Last, so that the chain's lock is held for the shortest time.
+        if let Some(event) = write.audit {
+            append_audit_in(&mut tx, std::slice::from_ref(event)).await?;
         }
 
         tx.commit().await.map_err(map_error)
@@ -581,6 +586,7 @@ impl Store for PostgresStore {
         &self,
         account: &ServiceAccount,
         operation: &OperationRecord,
+        audit: Option<&AuditEvent>,
     ) -> Result<(), StoreError> {
         let labels = encode_labels(&account.labels)?;
         let result = encode_result(&operation.result)?;
@@ -607,6 +613,9 @@ impl Store for PostgresStore {
             })
         })?;
         upsert_operation(&mut tx, operation, &result).await?;
+        if let Some(event) = audit {
+            append_audit_in(&mut tx, std::slice::from_ref(event)).await?;
+        }
         tx.commit().await.map_err(map_error)
     }
 
@@ -661,6 +670,7 @@ impl Store for PostgresStore {
         id: &ServiceAccountId,
         at: Timestamp,
         operation: &OperationRecord,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         let result = encode_result(&operation.result)?;
         // Dropping `tx` on any early return (including "no such account") rolls it all back.
@@ -698,6 +708,9 @@ impl Store for PostgresStore {
             .map_err(map_error)?;
         changes::notify(&mut tx, &self.channel, &Change::TokensOf(id.clone())).await?;
         upsert_operation(&mut tx, operation, &result).await?;
+        if let Some(event) = audit {
+            append_audit_in(&mut tx, std::slice::from_ref(event)).await?;
+        }
         tx.commit().await.map_err(map_error)?;
         Ok(true)
     }
@@ -839,100 +852,7 @@ impl Store for PostgresStore {
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<AuditHead, StoreError> {
         let mut tx = self.begin().await?;
-        // The head row's lock, held to commit, orders the appends of every server sharing this
-        // database into one chain: a concurrent append waits here and then reads the head this
-        // one leaves (READ COMMITTED re-reads a locked row once its locker commits).
-        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_error)?;
-        let start = Columns::audit_head(&row, classify)?;
-        if events.is_empty() {
-            return Ok(start);
-        }
-        let n = events.len();
-        let mut seqs = Vec::with_capacity(n);
-        let mut prev_hashes = Vec::with_capacity(n);
-        let mut hashes = Vec::with_capacity(n);
-        let mut head = start;
-        for event in events {
-            let next = head.link(event);
-            seqs.push(next.seq);
-            prev_hashes.push(head.hash);
-            hashes.push(next.hash);
-            head = next;
-        }
-        // One statement for the whole batch: each column is bound as an array and UNNEST
-        // zips them back into rows.
-        sqlx::query(concat!(
-            "INSERT INTO audit_records (",
-            audit_record_columns!(),
-            ") SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
-             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
-             $11::bytea[], $12::bytea[], $13::bytea[])"
-        ))
-        .bind(&seqs)
-        .bind(vec![i64::from(RECORD_VERSION); n])
-        .bind(
-            events
-                .iter()
-                .map(|e| e.time.as_micros())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.request_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.subject.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.rpc.as_str()).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.resource_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.algorithm.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.outcome.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.client_addr.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.message_sha256.as_ref().map(|h| h.as_slice()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(prev_hashes.iter().map(|h| h.as_slice()).collect::<Vec<_>>())
-        .bind(hashes.iter().map(|h| h.as_slice()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| map_sqlx(e, classify, || "an audit record number is taken".into()))?;
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(head.seq)
-            .bind(head.hash.as_slice())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_error)?;
+        let head = append_audit_in(&mut tx, events).await?;
         tx.commit().await.map_err(map_error)?;
         Ok(head)
     }
@@ -1270,6 +1190,109 @@ fn classify(e: &dyn DatabaseError) -> DbClass {
         DATA_CORRUPTED | INDEX_CORRUPTED => DbClass::Corrupt,
         _ => DbClass::Other,
     }
+}
+
+/// Appends `events` to the chain inside `tx`: takes the head row's lock (held until `tx` ends),
+/// links the events after the head, inserts them and moves the head.
+async fn append_audit_in(
+    tx: &mut PgConnection,
+    events: &[AuditEvent],
+) -> Result<AuditHead, StoreError> {
+    // The head row's lock, held to commit, orders the appends of every server sharing this
+    // database into one chain: a concurrent append waits here and then reads the head this
+    // one leaves (READ COMMITTED re-reads a locked row once its locker commits).
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_error)?;
+    let start = Columns::audit_head(&row, classify)?;
+    if events.is_empty() {
+        return Ok(start);
+    }
+    let n = events.len();
+    let mut seqs = Vec::with_capacity(n);
+    let mut prev_hashes = Vec::with_capacity(n);
+    let mut hashes = Vec::with_capacity(n);
+    let mut head = start;
+    for event in events {
+        let next = head.link(event);
+        seqs.push(next.seq);
+        prev_hashes.push(head.hash);
+        hashes.push(next.hash);
+        head = next;
+    }
+    // One statement for the whole batch: each column is bound as an array and UNNEST
+    // zips them back into rows.
+    sqlx::query(concat!(
+        "INSERT INTO audit_records (",
+        audit_record_columns!(),
+        ") SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], \
+         $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+         $11::bytea[], $12::bytea[], $13::bytea[])"
+    ))
+    .bind(&seqs)
+    .bind(vec![i64::from(RECORD_VERSION); n])
+    .bind(
+        events
+            .iter()
+            .map(|e| e.time.as_micros())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.request_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.subject.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.rpc.as_str()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.resource_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.algorithm.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.outcome.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.client_addr.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.message_sha256.as_ref().map(|h| h.as_slice()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(prev_hashes.iter().map(|h| h.as_slice()).collect::<Vec<_>>())
+    .bind(hashes.iter().map(|h| h.as_slice()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| map_sqlx(e, classify, || "an audit record number is taken".into()))?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(head.seq)
+        .bind(head.hash.as_slice())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_error)?;
+    Ok(head)
 }
 
 #[cfg(test)]

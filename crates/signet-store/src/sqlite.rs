@@ -300,7 +300,7 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, write: Write<'_>) -> Result<(), StoreError> {
-        if write.key.is_none() && write.bindings.is_none() && write.operation.is_none() {
+        if write.is_empty() {
             return Ok(());
         }
         // Encode before taking the write lock.
@@ -317,6 +317,8 @@ impl Store for SqliteStore {
             .operation
             .map(|op| encode_result(&op.result).map(|result| (op, result)))
             .transpose()?;
+
+        let _appending = self.lock_for_record(write.audit).await;
 
         // Dropping `tx` on any early return rolls the whole write back.
         let mut tx = self
@@ -370,7 +372,7 @@ impl Store for SqliteStore {
             upsert_operation(&mut tx, op, result).await?;
         }
 
-        tx.commit().await.map_err(map_error)
+        self.commit_with_record(tx, write.audit).await
     }
 
     async fn get_operation(&self, id: &OperationId) -> Result<Option<OperationRecord>, StoreError> {
@@ -465,9 +467,11 @@ impl Store for SqliteStore {
         &self,
         account: &ServiceAccount,
         operation: &OperationRecord,
+        audit: Option<&AuditEvent>,
     ) -> Result<(), StoreError> {
         let labels = encode_labels(&account.labels)?;
         let result = encode_result(&operation.result)?;
+        let _appending = self.lock_for_record(audit).await;
         let mut tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
@@ -496,7 +500,7 @@ impl Store for SqliteStore {
             })
         })?;
         upsert_operation(&mut tx, operation, &result).await?;
-        tx.commit().await.map_err(map_error)
+        self.commit_with_record(tx, audit).await
     }
 
     async fn get_service_account(
@@ -550,8 +554,10 @@ impl Store for SqliteStore {
         id: &ServiceAccountId,
         at: Timestamp,
         operation: &OperationRecord,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool, StoreError> {
         let result = encode_result(&operation.result)?;
+        let _appending = self.lock_for_record(audit).await;
         // Dropping `tx` on any early return (including "no such account") rolls it all back.
         let mut tx = self
             .writer
@@ -582,7 +588,7 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         upsert_operation(&mut tx, operation, &result).await?;
-        tx.commit().await.map_err(map_error)?;
+        self.commit_with_record(tx, audit).await?;
         Ok(true)
     }
 
@@ -967,6 +973,51 @@ async fn last_audit_record(conn: &mut SqliteConnection) -> Result<AuditHead, Sto
 }
 
 impl SqliteStore {
+    /// Takes this process's append lock if `record` is to be appended: a write that appends a
+    /// record takes it first, as `append_audit` does (same order: the lock, then the writer
+    /// connection), so that the head it leaves is the one the next append starts from.
+    async fn lock_for_record(
+        &self,
+        record: Option<&AuditEvent>,
+    ) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match record {
+            Some(_) => Some(self.audit_lock.lock().await),
+            None => None,
+        }
+    }
+
+    /// Appends `record` (the audit record of the call that made the change) in `tx`, and
+    /// commits. `tx` began with BEGIN IMMEDIATE, so it holds the database's write lock, the
+    /// chain head's lock across processes: the head read here is the last record. The caller
+    /// holds [`SqliteStore::lock_for_record`]'s guard.
+    async fn commit_with_record(
+        &self,
+        mut tx: sqlx::Transaction<'_, Sqlite>,
+        record: Option<&AuditEvent>,
+    ) -> Result<(), StoreError> {
+        let Some(event) = record else {
+            return tx.commit().await.map_err(map_error);
+        };
+        let events = std::slice::from_ref(event);
+        let start = last_audit_record(&mut tx).await?;
+        let links = link_all(start, events);
+        bind_audit_rows(sqlx::query(audit_insert_sql(1)), events, &links)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_sqlx(e, classify, || "an audit record number is taken".into()))?;
+        match tx.commit().await.map_err(map_error) {
+            Ok(()) => {
+                self.remember_audit_head(end_of(start, &links));
+                Ok(())
+            }
+            Err(e) => {
+                // Whether the commit happened is unknown: read the head afresh next time.
+                self.forget_audit_head();
+                Err(e)
+            }
+        }
+    }
+
     fn remember_audit_head(&self, head: AuditHead) -> AuditHead {
         *self
             .audit_head

@@ -459,7 +459,7 @@ async fn deleting_an_account_while_keys_are_added_leaves_no_orphan() {
         };
         let created = sample_operation(&format!("ajeopc{round}"), account.id.as_str(), T0);
         store
-            .insert_service_account(&account, &created)
+            .insert_service_account(&account, &created, None)
             .await
             .unwrap();
         let barrier = Arc::new(tokio::sync::Barrier::new(11));
@@ -486,7 +486,7 @@ async fn deleting_an_account_while_keys_are_added_leaves_no_orphan() {
         let deleted = sample_operation(&format!("ajeopd{round}"), account.id.as_str(), T0);
         barrier.wait().await;
         let existed = store
-            .delete_service_account(&account.id, Timestamp::from_micros(T0 + 1), &deleted)
+            .delete_service_account(&account.id, Timestamp::from_micros(T0 + 1), &deleted, None)
             .await
             .unwrap();
         assert!(existed);
@@ -1111,7 +1111,11 @@ async fn the_change_feed_carries_committed_changes_of_the_schema() {
         labels: Labels::default(),
     };
     writer
-        .insert_service_account(&account, &sample_operation("abjopfeed", "ajefeed", T0))
+        .insert_service_account(
+            &account,
+            &sample_operation("abjopfeed", "ajefeed", T0),
+            None,
+        )
         .await
         .unwrap();
     let hash = "ab".repeat(32);
@@ -1140,7 +1144,8 @@ async fn the_change_feed_carries_committed_changes_of_the_schema() {
             .delete_service_account(
                 &account.id,
                 Timestamp::from_micros(T0),
-                &sample_operation("abjopfeed2", "ajefeed", T0)
+                &sample_operation("abjopfeed2", "ajefeed", T0),
+                None
             )
             .await
             .unwrap()

@@ -79,6 +79,7 @@ async fn open_creates_the_file_in_wal_mode_and_reopens_without_remigrating() {
             bindings: None,
             key: Some(KeyWrite::Insert(&sample_key("abjkey", "f"))),
             operation: None,
+            audit: None,
         })
         .await
         .unwrap();
@@ -241,6 +242,7 @@ async fn a_write_lock_held_elsewhere_is_unavailable_after_the_busy_timeout() {
         bindings: None,
         key: Some(KeyWrite::Insert(&key)),
         operation: Some(&op),
+        audit: None,
     };
 
     // Another "process" holds the write lock.
@@ -277,6 +279,7 @@ async fn two_stores_on_one_file_never_report_busy() {
         bindings: None,
         key: Some(KeyWrite::Insert(&key)),
         operation: None,
+        audit: None,
     })
     .await
     .unwrap();
@@ -293,6 +296,7 @@ async fn two_stores_on_one_file_never_report_busy() {
                     bindings: None,
                     key: Some(KeyWrite::Insert(&own)),
                     operation: None,
+                    audit: None,
                 })
                 .await
                 .unwrap();
@@ -311,6 +315,7 @@ async fn two_stores_on_one_file_never_report_busy() {
                             expected_version: current.version,
                         }),
                         operation: None,
+                        audit: None,
                     })
                     .await
                 {
@@ -431,6 +436,7 @@ async fn debug_output_and_conflicts_show_no_key_material() {
         bindings: None,
         key: Some(KeyWrite::Insert(&key)),
         operation: None,
+        audit: None,
     };
     store.write(write).await.unwrap();
     let err = store.write(write).await.unwrap_err();

@@ -46,6 +46,7 @@ pub async fn interrupted_creation(
             bindings: None,
             key: Some(KeyWrite::Insert(&key)),
             operation: Some(&op),
+            audit: None,
         })
         .await
         .unwrap();

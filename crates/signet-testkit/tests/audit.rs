@@ -572,3 +572,193 @@ async fn the_tampered_columns_exist() {
     assert_eq!(row.get::<i64, _>("seq"), 1);
     conn.close().await.unwrap();
 }
+
+/// The record of each state-changing call that succeeded: exactly one, `OK`, naming the
+/// resource, with the call's own request id.
+#[track_caller]
+fn assert_one_record(all: &[AuditRecord], rpc: &str, request_id: &str, resource: &str) {
+    let matching: Vec<_> = all
+        .iter()
+        .filter(|r| r.event.request_id == request_id)
+        .collect();
+    assert_eq!(matching.len(), 1, "{rpc}: {matching:?}");
+    let e = &matching[0].event;
+    assert_eq!(e.rpc, rpc);
+    assert_eq!(e.outcome, "OK");
+    assert_eq!(e.subject, "admin");
+    assert_eq!(e.resource_id.as_deref(), Some(resource));
+    assert!(e.client_addr.starts_with("127.0.0.1:"), "{e:?}");
+}
+
+fn with_id<T>(message: T, id: &str) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    req.metadata_mut()
+        .insert("x-request-id", id.parse().unwrap());
+    req
+}
+
+/// ADR 0006: a state change and its call's record commit in one transaction. Each changing call
+/// leaves exactly one record, and while the trail cannot be written no change is made at all
+/// (before, the change committed and only its answer failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changes_and_their_records_commit_together() {
+    let server = TestServer::builder().start().await;
+    let op = server
+        .keys()
+        .create(with_id(
+            CreateAsymmetricSignatureKeyRequest {
+                folder_id: "default".into(),
+                name: "first".into(),
+                signature_algorithm: Algorithm::EcdsaP256Sha256.wire_number(),
+                ..Default::default()
+            },
+            "change-create",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let done = server.wait(op).await;
+    let Some(operation::Result::Response(any)) = done.result else {
+        panic!("create failed: {done:?}");
+    };
+    let key = AsymmetricSignatureKey::decode(any.value.as_ref())
+        .unwrap()
+        .id;
+    server
+        .keys()
+        .update(with_id(
+            UpdateAsymmetricSignatureKeyRequest {
+                key_id: key.clone(),
+                update_mask: Some(signet_proto::wkt::FieldMask {
+                    paths: vec!["description".into()],
+                }),
+                description: "changed".into(),
+                ..Default::default()
+            },
+            "change-update",
+        ))
+        .await
+        .unwrap();
+    server
+        .keys()
+        .update_access_bindings(with_id(
+            signet_proto::yandex::cloud::access::UpdateAccessBindingsRequest {
+                resource_id: key.clone(),
+                access_binding_deltas: vec![
+                    signet_proto::yandex::cloud::access::AccessBindingDelta {
+                        action: signet_proto::yandex::cloud::access::AccessBindingAction::Add
+                            as i32,
+                        access_binding: Some(signet_proto::yandex::cloud::access::AccessBinding {
+                            role_id: "kms.viewer".into(),
+                            subject: Some(signet_proto::yandex::cloud::access::Subject {
+                                id: "allAuthenticatedUsers".into(),
+                                r#type: "system".into(),
+                            }),
+                        }),
+                    },
+                ],
+            },
+            "change-bindings",
+        ))
+        .await
+        .unwrap();
+    server
+        .keys()
+        .delete(with_id(
+            DeleteAsymmetricSignatureKeyRequest {
+                key_id: key.clone(),
+            },
+            "change-delete",
+        ))
+        .await
+        .unwrap();
+
+    let store = server.kms().store().clone();
+    let all = records(store.as_ref()).await;
+    assert_one_record(&all, &format!("{KEYS}/Create"), "change-create", &key);
+    assert_eq!(
+        all.iter()
+            .find(|r| r.event.request_id == "change-create")
+            .unwrap()
+            .event
+            .algorithm
+            .as_deref(),
+        Some("ECDSA_NIST_P256_SHA_256")
+    );
+    assert_one_record(&all, &format!("{KEYS}/Update"), "change-update", &key);
+    assert_one_record(
+        &all,
+        &format!("{KEYS}/UpdateAccessBindings"),
+        "change-bindings",
+        &key,
+    );
+    assert_one_record(&all, &format!("{KEYS}/Delete"), "change-delete", &key);
+    let report = verify(store.as_ref(), None).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+
+    // Now the trail refuses every record: a Create must fail and leave no key behind.
+    let keys_before = server
+        .keys()
+        .list(ListAsymmetricSignatureKeysRequest {
+            folder_id: "default".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .keys
+        .len();
+    let mut conn = raw(&server.dir.join("signet.db")).await;
+    sqlx::query(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records \
+         BEGIN SELECT RAISE(ABORT, 'the trail is unwritable (test)'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let err = server
+        .keys()
+        .create(CreateAsymmetricSignatureKeyRequest {
+            folder_id: "default".into(),
+            name: "unaudited".into(),
+            signature_algorithm: Algorithm::EcdsaP256Sha256.wire_number(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    let rows: i64 = sqlx::query("SELECT COUNT(*) FROM keys WHERE name = 'unaudited'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "a change was made without its record");
+    let ops: i64 = sqlx::query("SELECT COUNT(*) FROM operations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    sqlx::query("DROP TRIGGER refuse_audit")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let keys_after = server
+        .keys()
+        .list(ListAsymmetricSignatureKeysRequest {
+            folder_id: "default".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .keys
+        .len();
+    assert_eq!(keys_after, keys_before);
+    assert_eq!(
+        ops, 4,
+        "only the operations of the four recorded changes exist"
+    );
+    let report = verify(store.as_ref(), None).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+}

@@ -24,6 +24,8 @@ pub use trail::{AuditError, AuditMode, AuditSettings, AuditStats, AuditTrail, Au
 pub use verify::{Broken, VerifyReport, verify};
 
 use crate::domain::Timestamp;
+use signet_crypto::Algorithm;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The version of the record encoding this build writes (and the only one it reads).
 pub const RECORD_VERSION: u8 = 1;
@@ -54,6 +56,66 @@ pub struct AuditEvent {
     pub client_addr: String,
     /// SHA-256 of the message (Sign) or of the digest (SignHash) presented for signing.
     pub message_sha256: Option<[u8; 32]>,
+}
+
+/// What the core cannot know about the call it serves but needs for the call's audit record:
+/// the request id, the RPC and the client address. The server attaches one to the
+/// [`Principal`](crate::auth::Principal) of every recorded call. A use case that changes state
+/// then writes the call's record (outcome `OK`) in the change's own transaction
+/// ([`Write::audit`](crate::store::Write)), so the record exists if and only if the change
+/// does, and marks the call recorded: the server then does not append a second record for it.
+#[derive(Debug)]
+pub struct CallAudit {
+    request_id: String,
+    rpc: String,
+    client_addr: String,
+    recorded: AtomicBool,
+}
+
+impl CallAudit {
+    pub fn new(request_id: String, rpc: String, client_addr: String) -> CallAudit {
+        CallAudit {
+            request_id,
+            rpc,
+            client_addr,
+            recorded: AtomicBool::new(false),
+        }
+    }
+
+    /// The record of this call succeeding, by `subject`, on `resource_id`; `None` once a
+    /// record was written for it (a call leaves one record, however many writes it makes).
+    pub fn success(
+        &self,
+        time: Timestamp,
+        subject: &str,
+        resource_id: &str,
+        algorithm: Option<Algorithm>,
+    ) -> Option<AuditEvent> {
+        if self.recorded() {
+            return None;
+        }
+        Some(AuditEvent {
+            time,
+            request_id: self.request_id.clone(),
+            subject: subject.to_owned(),
+            rpc: self.rpc.clone(),
+            resource_id: Some(resource_id.to_owned()),
+            algorithm: algorithm.map(|a| a.wire_name().to_owned()),
+            outcome: "OK".to_owned(),
+            client_addr: self.client_addr.clone(),
+            message_sha256: None,
+        })
+    }
+
+    /// Notes that the record [`CallAudit::success`] made is committed.
+    pub fn mark_recorded(&self) {
+        self.recorded.store(true, Ordering::Release);
+    }
+
+    /// Whether the call's record is committed already.
+    pub fn recorded(&self) -> bool {
+        self.recorded.load(Ordering::Acquire)
+    }
 }
 
 /// An event as stored in the chain.

@@ -104,7 +104,9 @@ impl From<AuditError> for crate::CoreError {
 }
 
 struct Pending {
-    event: AuditEvent,
+    /// `None`: a record was appended by a state change's own transaction ([`CallAudit`](super::CallAudit));
+    /// the writer only counts it towards the next checkpoint.
+    event: Option<AuditEvent>,
     done: oneshot::Sender<Result<(), AuditError>>,
 }
 
@@ -245,7 +247,22 @@ impl AuditTrail {
             return true;
         };
         let (done, _) = oneshot::channel();
-        tx.try_send(Pending { event, done }).is_ok()
+        tx.try_send(Pending {
+            event: Some(event),
+            done,
+        })
+        .is_ok()
+    }
+
+    /// Tells the writer that a record was appended by a state change's own transaction (see
+    /// [`CallAudit`](super::CallAudit)), so that it counts towards the next checkpoint. Does
+    /// not wait; if the queue is full the count is lost, and the checkpoint waits for its
+    /// interval or the next record instead.
+    pub fn appended_elsewhere(&self) {
+        if let Some(tx) = &self.tx {
+            let (done, _) = oneshot::channel();
+            let _ = tx.try_send(Pending { event: None, done });
+        }
     }
 
     /// Records `event`, returning once it is durably stored. Records nothing (and returns at
@@ -255,9 +272,12 @@ impl AuditTrail {
             return Ok(());
         };
         let (done, wait) = oneshot::channel();
-        tx.send(Pending { event, done })
-            .await
-            .map_err(|_| AuditError::Stopped)?;
+        tx.send(Pending {
+            event: Some(event),
+            done,
+        })
+        .await
+        .map_err(|_| AuditError::Stopped)?;
         wait.await.map_err(|_| AuditError::Stopped)?
     }
 }
@@ -310,8 +330,24 @@ impl Writer {
                     }
                 }
             }
-            let (events, waiters): (Vec<AuditEvent>, Vec<_>) =
-                batch.drain(..).map(|p| (p.event, p.done)).unzip();
+            let mut appended_elsewhere = 0u64;
+            let (events, waiters): (Vec<AuditEvent>, Vec<_>) = batch
+                .drain(..)
+                .filter_map(|p| match p.event {
+                    Some(event) => Some((event, p.done)),
+                    None => {
+                        appended_elsewhere += 1;
+                        None
+                    }
+                })
+                .unzip();
+            self.since_checkpoint = self.since_checkpoint.saturating_add(appended_elsewhere);
+            if events.is_empty() {
+                if self.since_checkpoint >= self.every {
+                    self.checkpoint().await;
+                }
+                continue;
+            }
             let started = std::time::Instant::now();
             let appended = self.store.append_audit(&events).await;
             let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -367,9 +403,6 @@ impl Writer {
     /// (the records themselves are already durable).
     async fn checkpoint(&mut self) {
         self.last_checkpoint = tokio::time::Instant::now();
-        let Some(own) = self.head else {
-            return;
-        };
         let _claim = match self.store.try_claim(AUDIT_CHECKPOINT_JOB).await {
             Ok(Some(claim)) => claim,
             Ok(None) => {
@@ -382,13 +415,18 @@ impl Writer {
             }
         };
         let head = match self.store.audit_head().await {
-            Ok(stored) if stored.seq >= own.seq => stored,
-            Ok(_) => own,
+            Ok(stored) => match self.head {
+                Some(own) if own.seq > stored.seq => own,
+                _ => stored,
+            },
             Err(e) => {
                 tracing::warn!(error = %error_chain(&e), "cannot read the audit chain head; will retry");
                 return;
             }
         };
+        if head.seq == 0 {
+            return; // nothing to attest
+        }
         let stored = match self.key.sign(head.seq, head.hash, self.clock.now()) {
             Ok(cp) => self
                 .store

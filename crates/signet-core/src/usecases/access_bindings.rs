@@ -1,4 +1,4 @@
-use crate::auth::{self, Principal, Resource};
+use crate::auth::{self, Authorized, Principal, Resource};
 use crate::domain::{
     AccessBinding, BindingAction, BindingDelta, BindingTarget, Invalid, OperationId, OperationKind,
     OperationRecord, OperationResult,
@@ -88,7 +88,7 @@ impl Kms {
             BindingTarget::Folder(_) => OperationKind::SetFolderAccessBindings,
         };
         let _serial = self.bindings_lock.lock().await;
-        self.commit_bindings(target, &bindings, kind, proof.subject_id())
+        self.commit_bindings(target, &bindings, kind, &proof, principal)
             .await
     }
 
@@ -136,7 +136,7 @@ impl Kms {
             BindingTarget::Folder(_) => OperationKind::UpdateFolderAccessBindings,
         };
         let bindings: Vec<AccessBinding> = current.into_iter().collect();
-        self.commit_bindings(target, &bindings, kind, proof.subject_id())
+        self.commit_bindings(target, &bindings, kind, &proof, principal)
             .await
     }
 
@@ -145,7 +145,8 @@ impl Kms {
         target: &BindingTarget,
         bindings: &[AccessBinding],
         kind: OperationKind,
-        created_by: &str,
+        proof: &Authorized<auth::SetBindings>,
+        principal: &Principal,
     ) -> Result<OperationRecord, CoreError> {
         let now = self.clock.now();
         let resource_id = match target {
@@ -155,23 +156,24 @@ impl Kms {
         let op = OperationRecord {
             id: OperationId::generate()?,
             kind,
-            resource_id,
+            resource_id: resource_id.clone(),
             description: kind.description().into(),
             created_at: now,
-            created_by: created_by.to_owned(),
+            created_by: proof.subject_id().to_owned(),
             modified_at: now,
             result: OperationResult::Empty,
         };
         let key = target.storage_key();
-        self.store
-            .write(Write {
-                key: None,
-                bindings: Some(BindingsWrite {
-                    target: &key,
-                    bindings,
-                }),
-                operation: Some(&op),
-            })
+        let write = Write {
+            key: None,
+            bindings: Some(BindingsWrite {
+                target: &key,
+                bindings,
+            }),
+            operation: Some(&op),
+            audit: None,
+        };
+        self.write_recorded(principal, &resource_id, None, write)
             .await?;
         self.access.invalidate_bindings(target);
         Ok(op)

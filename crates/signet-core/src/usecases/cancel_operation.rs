@@ -41,16 +41,17 @@ impl Kms {
                 kind: ErrorKind::Cancelled,
                 message: "the operation was cancelled".into(),
             };
+            let write = Write {
+                bindings: None,
+                key: Some(KeyWrite::Update {
+                    record: &gone,
+                    expected_version: key.version,
+                }),
+                operation: Some(&cancelled),
+                audit: None,
+            };
             match self
-                .store
-                .write(Write {
-                    bindings: None,
-                    key: Some(KeyWrite::Update {
-                        record: &gone,
-                        expected_version: key.version,
-                    }),
-                    operation: Some(&cancelled),
-                })
+                .write_recorded(principal, op.id.as_str(), None, write)
                 .await
             {
                 Ok(()) => {

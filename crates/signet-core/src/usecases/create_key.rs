@@ -63,8 +63,11 @@ impl Kms {
         // already; if it were, recovery would at worst generate the key twice, and only one
         // would be stored.)
         let claim = self.store.try_claim(&operation_claim(&op.id)).await?;
-        self.store
-            .write(Write {
+        self.write_recorded(
+            principal,
+            key.id.as_str(),
+            Some(key.algorithm),
+            Write {
                 bindings: None,
                 // The quota is checked by the store, counted under its lock inside this write,
                 // so that concurrent creations cannot together overshoot it.
@@ -73,8 +76,10 @@ impl Kms {
                     limit: self.settings.max_keys_per_folder,
                 }),
                 operation: Some(&op),
-            })
-            .await?;
+                audit: None,
+            },
+        )
+        .await?;
         self.spawn_generation(op.clone(), claim);
         Ok(op)
     }
@@ -147,6 +152,7 @@ impl Kms {
                         expected_version: current.version,
                     }),
                     operation: Some(&done),
+                    audit: None,
                 })
                 .await
             {
@@ -193,6 +199,7 @@ impl Kms {
                     expected_version: *v,
                 }),
                 operation: Some(&failed),
+                audit: None,
             };
             match self.store.write(write).await {
                 Ok(()) => return,
@@ -250,6 +257,7 @@ impl Kms {
                             bindings: None,
                             key: None,
                             operation: Some(&failed),
+                            audit: None,
                         })
                         .await?;
                 }

@@ -48,16 +48,17 @@ impl Kms {
                 modified_at: now,
                 result: OperationResult::Key(current.view()),
             };
+            let write = Write {
+                bindings: None,
+                key: Some(KeyWrite::Update {
+                    record: &deleted,
+                    expected_version: current.version,
+                }),
+                operation: Some(&op),
+                audit: None,
+            };
             match self
-                .store
-                .write(Write {
-                    bindings: None,
-                    key: Some(KeyWrite::Update {
-                        record: &deleted,
-                        expected_version: current.version,
-                    }),
-                    operation: Some(&op),
-                })
+                .write_recorded(principal, current.id.as_str(), None, write)
                 .await
             {
                 Ok(()) => {

@@ -33,6 +33,7 @@ impl Kms {
                         expected_version: record.version,
                     }),
                     operation: None,
+                    audit: None,
                 })
                 .await
             {

@@ -72,8 +72,16 @@ impl Kms {
             modified_at: now,
             result: OperationResult::ServiceAccount(account.clone()),
         };
-        match self.store.insert_service_account(&account, &op).await {
-            Ok(()) => Ok(op),
+        let record = self.call_record(principal, account.id.as_str(), None);
+        match self
+            .store
+            .insert_service_account(&account, &op, record.as_ref())
+            .await
+        {
+            Ok(()) => {
+                Kms::committed(principal, record.as_ref());
+                Ok(op)
+            }
             Err(StoreError::Conflict(_)) => Err(CoreError::AlreadyExists(format!(
                 "a service account named {:?} already exists in folder {}",
                 account.name, account.folder_id
@@ -133,9 +141,15 @@ impl Kms {
             modified_at: now,
             result: OperationResult::Empty,
         };
-        if !self.store.delete_service_account(id, now, &op).await? {
+        let record = self.call_record(principal, id.as_str(), None);
+        if !self
+            .store
+            .delete_service_account(id, now, &op, record.as_ref())
+            .await?
+        {
             return Err(not_found_account(id));
         }
+        Kms::committed(principal, record.as_ref());
         self.access.invalidate_tokens_of(id);
         Ok(op)
     }

@@ -40,6 +40,7 @@ impl Kms {
                     expected_version: current.version,
                 }),
                 operation: None,
+                audit: None,
             })
             .await
         {

@@ -96,16 +96,17 @@ impl Kms {
                 modified_at: now,
                 result: OperationResult::Key(next.view()),
             };
+            let write = Write {
+                bindings: None,
+                key: Some(KeyWrite::Update {
+                    record: &next,
+                    expected_version: current.version,
+                }),
+                operation: Some(&op),
+                audit: None,
+            };
             match self
-                .store
-                .write(Write {
-                    bindings: None,
-                    key: Some(KeyWrite::Update {
-                        record: &next,
-                        expected_version: current.version,
-                    }),
-                    operation: Some(&op),
-                })
+                .write_recorded(principal, current.id.as_str(), None, write)
                 .await
             {
                 Ok(()) => {
