@@ -600,6 +600,67 @@ mod tests {
     }
 
     #[test]
+    fn audit_records_round_trip_and_keep_absent_apart_from_empty() {
+        let record = AuditRecord {
+            seq: 7,
+            version: 1,
+            event: AuditEvent {
+                time: Timestamp::from_micros(1_700_000_000_123_456),
+                request_id: "r".into(),
+                subject: String::new(),
+                rpc: "/p.S/M".into(),
+                resource_id: Some(String::new()),
+                algorithm: None,
+                outcome: "OK".into(),
+                client_addr: "127.0.0.1:1".into(),
+                message_sha256: Some([9; 32]),
+            },
+            prev_hash: [1; 32],
+            hash: [2; 32],
+        };
+        let wire = audit_record(&record);
+        assert_eq!(wire.resource_id.as_deref(), Some(""));
+        assert_eq!(wire.algorithm, None);
+        assert_eq!(audit_record_from_wire(&wire).unwrap(), record);
+        let mut bad = wire.clone();
+        bad.hash.pop();
+        bad.version = 256;
+        bad.time = None;
+        let e = audit_record_from_wire(&bad).unwrap_err();
+        assert_eq!(fields(&e), ["version", "time", "hash"]);
+    }
+
+    #[test]
+    fn audit_listing_validation() {
+        let ok = list_audit_records(audit::ListAuditRecordsRequest {
+            since: Some(WireTimestamp {
+                seconds: 1,
+                nanos: 2_999,
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ok.folder_id, None);
+        assert_eq!(ok.since, Some(Timestamp::from_micros(1_000_002)));
+        assert_eq!(ok.page_size, 100);
+        let e = list_audit_records(audit::ListAuditRecordsRequest {
+            folder_id: "Bad Folder".into(),
+            since: Some(WireTimestamp {
+                seconds: 0,
+                nanos: -1,
+            }),
+            after_seq: -1,
+            page_size: 1001,
+            page_token: "x".repeat(257),
+        })
+        .unwrap_err();
+        assert_eq!(
+            fields(&e),
+            ["folder_id", "since", "after_seq", "page_size", "page_token"]
+        );
+    }
+
+    #[test]
     fn any_packing_uses_type_googleapis_urls() {
         let any = pack(&kms::CreateAsymmetricSignatureKeyMetadata { key_id: "k".into() });
         assert_eq!(
