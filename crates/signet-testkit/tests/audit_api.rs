@@ -238,6 +238,12 @@ async fn an_auditor_reads_its_folder_and_nothing_else() {
     let by_admin = read_all(&mut server.audit_trail(), "folder-a", None, 1000).await;
     assert_eq!(by_admin[..seen.len()], seen[..]);
 
+    // A folder named like folder B's key is not that key: the auditor of such a folder sees
+    // none of the key's records (nor anything else: every record naming that id is the key's).
+    bind(&server, &key_b, "kms.auditor", &auditor).await;
+    let lookalike = read_all(&mut as_auditor, &key_b, None, 100).await;
+    assert!(lookalike.is_empty(), "{lookalike:#?}");
+
     // viewer includes kms.auditor.
     let as_viewer = read_all(
         &mut server.audit_trail_as(Some(&viewer_token)),

@@ -5,7 +5,9 @@
 //! *about* that folder: those whose resource is the folder itself, a key whose row belongs to
 //! the folder (deleted and destroyed keys included: their rows stay), or an operation on the
 //! folder or on such a key. Nothing else (service accounts, authorized keys, unauthenticated
-//! calls that name no resource) belongs to a folder.
+//! calls that name no resource) belongs to a folder. Folder ids are free-form, so a record's
+//! resource is resolved as a key, an operation or an identity before it may count as the
+//! folder's own name: a folder named like another folder's key does not see that key's records.
 //!
 //! Filtering is a scan in chain order: a page reads at most [`SCAN_FACTOR`] × `page_size`
 //! records (at most 10,000), so a page may be short or even empty, and its token resumes after
@@ -13,7 +15,9 @@
 
 use crate::audit::{AuditCheckpoint, AuditHead, AuditRecord, META_CHECKPOINT_PUBLIC_KEY};
 use crate::auth::{self, Principal, Resource};
-use crate::domain::{FolderId, Invalid, KeyId, OperationId, Timestamp};
+use crate::domain::{
+    AuthorizedKeyId, FolderId, Invalid, KeyId, OperationId, ServiceAccountId, Timestamp,
+};
 use crate::{CoreError, Kms, paging};
 use std::collections::HashMap;
 
@@ -220,29 +224,56 @@ impl<'a> FolderOf<'a> {
         }
     }
 
+    /// Folder ids are free-form, so a folder may be named like a key, an operation, a service
+    /// account or an authorized key of somewhere else: a record names the folder only if its
+    /// resource is none of those, and the id-shaped resources are resolved first.
     async fn matches(&mut self, resource: Option<&str>) -> Result<bool, CoreError> {
         let Some(resource) = resource else {
             return Ok(false);
         };
-        if resource == self.folder.as_str() {
-            return Ok(true);
-        }
         if let Some(known) = self.known.get(resource) {
             return Ok(*known);
         }
-        let belongs = match self.key_in_folder(resource).await? {
-            Some(belongs) => belongs,
-            None => {
-                let id = OperationId::from_trusted(resource.to_owned());
-                match self.kms.store.get_operation(&id).await? {
-                    Some(op) if op.resource_id == self.folder.as_str() => true,
-                    Some(op) => self.key_in_folder(&op.resource_id).await? == Some(true),
-                    None => false,
-                }
-            }
-        };
+        let belongs = self.resolve(resource).await?;
         self.known.insert(resource.to_owned(), belongs);
         Ok(belongs)
+    }
+
+    async fn resolve(&self, resource: &str) -> Result<bool, CoreError> {
+        use crate::domain::OperationKind as K;
+        if let Some(belongs) = self.key_in_folder(resource).await? {
+            return Ok(belongs);
+        }
+        let store = &self.kms.store;
+        let op = store
+            .get_operation(&OperationId::from_trusted(resource.to_owned()))
+            .await?;
+        if let Some(op) = op {
+            return Ok(match op.kind {
+                K::CreateKey
+                | K::UpdateKey
+                | K::DeleteKey
+                | K::SetKeyAccessBindings
+                | K::UpdateKeyAccessBindings => {
+                    self.key_in_folder(&op.resource_id).await? == Some(true)
+                }
+                K::SetFolderAccessBindings | K::UpdateFolderAccessBindings => {
+                    op.resource_id == self.folder.as_str()
+                }
+                K::CreateServiceAccount | K::DeleteServiceAccount => false,
+            });
+        }
+        if resource != self.folder.as_str() {
+            return Ok(false);
+        }
+        // Named like the folder: still not the folder's if it is an identity's id.
+        let account = store
+            .get_service_account(&ServiceAccountId::from_trusted(resource.to_owned()))
+            .await?;
+        let authorized_key = store
+            .get_authorized_key(&AuthorizedKeyId::from_trusted(resource.to_owned()))
+            .await?;
+        Ok(account.is_none() && authorized_key.is_none())
     }
 
     /// `Some(in the folder)` if `id` is a key (deleted ones included), `None` if it is not.
