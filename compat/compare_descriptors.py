@@ -5,7 +5,8 @@ Usage: compare_descriptors.py <file_descriptor_set.bin>
 
 The argument is the encoded google.protobuf.FileDescriptorSet that
 `signet_proto::FILE_DESCRIPTOR_SET` exposes. For every file Signet compiles
-(except the google/protobuf well-known types) the script imports the matching
+(except the google/protobuf well-known types and Signet's own
+signet/ extensions) the script imports the matching
 `*_pb2` module of the installed `yandexcloud` SDK (google/api and google/rpc
 come from googleapis-common-protos, which the SDK depends on), parses its
 embedded FileDescriptorProto and compares both sides element by element:
@@ -61,6 +62,9 @@ EXPECTED_FILES = [
 # Well-known types ship with both protox and the protobuf runtime, in versions
 # that need not agree; they are not part of the contract under test.
 SKIPPED_PREFIX = "google/protobuf/"
+# Signet's own extensions (package signet.*) are not part of Yandex's API: the SDK has no
+# counterpart to compare them with.
+SIGNET_PREFIX = "signet/"
 
 FieldProto = descriptor_pb2.FieldDescriptorProto
 
@@ -224,7 +228,11 @@ def main(argv):
         return 2
     with open(argv[1], "rb") as handle:
         ours = descriptor_pb2.FileDescriptorSet.FromString(handle.read())
-    our_files = {f.name: f for f in ours.file if not f.name.startswith(SKIPPED_PREFIX)}
+    our_files = {
+        f.name: f
+        for f in ours.file
+        if not f.name.startswith(SKIPPED_PREFIX) and not f.name.startswith(SIGNET_PREFIX)
+    }
 
     report = []
     names = sorted(set(EXPECTED_FILES) | set(our_files))

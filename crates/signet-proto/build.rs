@@ -21,7 +21,7 @@ const EXTERN_PATHS: &[(&str, &str)] = &[
 ];
 
 /// Packages that get serde impls (everything we compile ourselves).
-const JSON_PACKAGES: &[&str] = &[".yandex", ".google.api", ".google.rpc"];
+const JSON_PACKAGES: &[&str] = &[".yandex", ".google.api", ".google.rpc", ".signet"];
 
 fn main() -> Result<(), Box<dyn Error>> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);

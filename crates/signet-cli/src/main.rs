@@ -9,7 +9,8 @@ mod devcert;
 mod iam;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use signet_crypto::Algorithm;
 use std::process::ExitCode;
 
@@ -50,7 +51,8 @@ enum Command {
     Algorithms,
     /// Load-test a server (or one it spawns) and report throughput, latency and CPU per request.
     Bench(bench::BenchArgs),
-    /// Read and verify the audit trail, offline, from the data directory or store.
+    /// Read the audit trail through the server (with --endpoint) or offline from the data
+    /// directory or store, and verify it (offline).
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
@@ -88,7 +90,17 @@ fn block_on(fut: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // `signet audit tail|export` read through the server when one is named explicitly.
+    let endpoint = match matches.value_source("endpoint") {
+        Some(ValueSource::CommandLine) => Some(true),
+        Some(ValueSource::EnvVariable) => Some(false),
+        _ => None,
+    };
     match cli.command {
         Command::Serve(args) => block_on(serve::serve(args)),
         Command::Admin {
@@ -102,7 +114,13 @@ fn main() -> ExitCode {
         Command::ResourceManager(cmd) => client::execute_command(&cli.client, cmd),
         Command::DevCert(args) => devcert::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::Audit { command } => block_on(audit::run(command)),
+        Command::Audit { command } => block_on(audit::run(
+            command,
+            endpoint.map(|on_command_line| audit::Online {
+                global: &cli.client,
+                on_command_line,
+            }),
+        )),
         Command::Algorithms => {
             println!("{:<28} {:<28} {:<7} DIGEST", "NAME", "CLI NAME", "HASH");
             for alg in Algorithm::ALL {
@@ -122,7 +140,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {

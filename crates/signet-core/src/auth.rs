@@ -271,6 +271,9 @@ permissions! {
     ViewBindings = "kms.asymmetricSignatureKeys.listAccessBindings", Some(PermissionKind::ViewBindings);
     /// Set or update a resource's access bindings.
     SetBindings = "kms.asymmetricSignatureKeys.setAccessBindings", Some(PermissionKind::SetBindings);
+    /// Read the audit trail: a folder's records (`kms.auditor` on it), or all of them (the
+    /// deployment admin).
+    ReadAuditTrail = "kms.auditor.readTrail", Some(PermissionKind::ReadAuditTrail);
     /// Restore deleted keys; manage service accounts, their keys and tokens.
     Administer = "signet.admin", None;
 }

@@ -3,13 +3,18 @@
 //! ranges) answers with the field it concerns. Nothing downstream re-checks strings.
 
 use crate::pbjson_types::Timestamp as WireTimestamp;
+use crate::signet::audit::v1 as audit;
 use crate::yandex::cloud::kms::v1::asymmetricsignature as kms;
 use crate::yandex::cloud::operation as op;
+use signet_core::audit::{AuditCheckpoint, AuditEvent, AuditRecord};
 use signet_core::domain::key::{MAX_DESCRIPTION_LEN, MAX_NAME_LEN, check_text};
 use signet_core::domain::{
     FolderId, Invalid, KeyId, KeyStatus, KeyView, Labels, OperationId, Timestamp, Violations,
 };
-use signet_core::{CreateKey, ListKeys, ListOperations, UpdateField, UpdateKey, paging};
+use signet_core::{
+    AuditHeadView, CreateKey, ListAuditRecords, ListKeys, ListOperations, UpdateField, UpdateKey,
+    paging,
+};
 use signet_crypto::Algorithm;
 
 /// Largest message `Sign` accepts, in bytes.
@@ -18,6 +23,7 @@ pub const MAX_SIGN_MESSAGE: usize = 32768;
 pub const MAX_SIGN_HASH: usize = 4096;
 const MAX_KEYS_PAGE_TOKEN: usize = 256;
 const MAX_OPERATIONS_PAGE_TOKEN: usize = 100;
+const MAX_AUDIT_PAGE_TOKEN: usize = 256;
 
 pub fn key_id(field: &str, value: &str) -> Result<KeyId, Invalid> {
     KeyId::parse(field, value)
@@ -192,6 +198,146 @@ pub fn sign_hash(req: &kms::AsymmetricSignHashRequest) -> Result<KeyId, Invalid>
         v.add("hash", format!("must be at most {MAX_SIGN_HASH} bytes"));
     }
     v.finish(|| id)
+}
+
+/// A folder id that may be absent (the audit reader's filter): empty means none.
+fn optional_folder_id(field: &str, value: &str) -> Result<Option<FolderId>, Invalid> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        FolderId::parse(field, value).map(Some)
+    }
+}
+
+/// A wire time as microseconds since the epoch: exact to the microsecond (finer digits are
+/// dropped), within the range RFC 3339 can write (years 1–9999).
+pub fn wire_time(field: &str, t: &WireTimestamp) -> Result<Timestamp, Invalid> {
+    // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, as the proto3 JSON mapping bounds them.
+    const MIN_SECONDS: i64 = -62_135_596_800;
+    const MAX_SECONDS: i64 = 253_402_300_799;
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&t.seconds) || !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(Invalid::one(field, "is not a valid timestamp"));
+    }
+    Ok(Timestamp::from_micros(
+        t.seconds * 1_000_000 + i64::from(t.nanos / 1000),
+    ))
+}
+
+pub fn list_audit_records(
+    req: audit::ListAuditRecordsRequest,
+) -> Result<ListAuditRecords, Invalid> {
+    let mut v = Violations::new();
+    let folder_id = v.take(optional_folder_id("folder_id", &req.folder_id));
+    let since = match &req.since {
+        None => Some(None),
+        Some(t) => v.take(wire_time("since", t)).map(Some),
+    };
+    if req.after_seq < 0 {
+        v.add("after_seq", "must not be negative");
+    }
+    let page_size = v.take(paging::page_size("page_size", req.page_size));
+    let token = v.take(page_token(
+        "page_token",
+        &req.page_token,
+        MAX_AUDIT_PAGE_TOKEN,
+    ));
+    v.finish(|| {
+        Some(ListAuditRecords {
+            folder_id: folder_id?,
+            since: since?,
+            after_seq: req.after_seq,
+            page_size: page_size?,
+            page_token: token?,
+        })
+    })
+}
+
+pub fn get_audit_head(req: &audit::GetAuditHeadRequest) -> Result<Option<FolderId>, Invalid> {
+    optional_folder_id("folder_id", &req.folder_id)
+}
+
+/// A record as served, every field its hash covers included.
+pub fn audit_record(r: &AuditRecord) -> audit::AuditRecord {
+    let e = &r.event;
+    audit::AuditRecord {
+        seq: r.seq,
+        version: u32::from(r.version),
+        time: Some(timestamp(e.time)),
+        request_id: e.request_id.clone(),
+        subject: e.subject.clone(),
+        rpc: e.rpc.clone(),
+        resource_id: e.resource_id.clone(),
+        algorithm: e.algorithm.clone(),
+        outcome: e.outcome.clone(),
+        client_addr: e.client_addr.clone(),
+        message_sha256: e.message_sha256.map(|h| h.to_vec()),
+        prev_hash: r.prev_hash.to_vec(),
+        hash: r.hash.to_vec(),
+    }
+}
+
+/// A served record back as the core's (for clients: exports and verification). The hash is
+/// taken as given, not recomputed: checking it is the reader's business.
+pub fn audit_record_from_wire(r: &audit::AuditRecord) -> Result<AuditRecord, Invalid> {
+    let mut v = Violations::new();
+    let version =
+        v.take(u8::try_from(r.version).map_err(|_| Invalid::one("version", "is too large")));
+    let time = match &r.time {
+        None => {
+            v.add("time", "is required");
+            None
+        }
+        Some(t) => v.take(wire_time("time", t)),
+    };
+    let message_sha256 = match &r.message_sha256 {
+        None => Some(None),
+        Some(h) => v.take(hash32("message_sha256", h)).map(Some),
+    };
+    let prev_hash = v.take(hash32("prev_hash", &r.prev_hash));
+    let hash = v.take(hash32("hash", &r.hash));
+    v.finish(|| {
+        Some(AuditRecord {
+            seq: r.seq,
+            version: version?,
+            event: AuditEvent {
+                time: time?,
+                request_id: r.request_id.clone(),
+                subject: r.subject.clone(),
+                rpc: r.rpc.clone(),
+                resource_id: r.resource_id.clone(),
+                algorithm: r.algorithm.clone(),
+                outcome: r.outcome.clone(),
+                client_addr: r.client_addr.clone(),
+                message_sha256: message_sha256?,
+            },
+            prev_hash: prev_hash?,
+            hash: hash?,
+        })
+    })
+}
+
+fn hash32(field: &str, bytes: &[u8]) -> Result<[u8; 32], Invalid> {
+    bytes
+        .try_into()
+        .map_err(|_| Invalid::one(field, "must be 32 bytes"))
+}
+
+pub fn audit_checkpoint(c: &AuditCheckpoint) -> audit::AuditCheckpoint {
+    audit::AuditCheckpoint {
+        seq: c.seq,
+        hash: c.hash.to_vec(),
+        time: Some(timestamp(c.time)),
+        signature: c.signature.clone(),
+    }
+}
+
+pub fn audit_head(view: &AuditHeadView) -> audit::AuditHead {
+    audit::AuditHead {
+        seq: view.head.seq,
+        hash: view.head.hash.to_vec(),
+        last_checkpoint: view.last_checkpoint.as_ref().map(audit_checkpoint),
+        checkpoint_public_key_pem: view.checkpoint_public_key_pem.clone().unwrap_or_default(),
+    }
 }
 
 pub fn timestamp(t: Timestamp) -> WireTimestamp {
@@ -450,6 +596,67 @@ mod tests {
         assert_eq!(
             fields(&list_operations(r).unwrap_err()),
             ["page_size", "page_token"]
+        );
+    }
+
+    #[test]
+    fn audit_records_round_trip_and_keep_absent_apart_from_empty() {
+        let record = AuditRecord {
+            seq: 7,
+            version: 1,
+            event: AuditEvent {
+                time: Timestamp::from_micros(1_700_000_000_123_456),
+                request_id: "r".into(),
+                subject: String::new(),
+                rpc: "/p.S/M".into(),
+                resource_id: Some(String::new()),
+                algorithm: None,
+                outcome: "OK".into(),
+                client_addr: "127.0.0.1:1".into(),
+                message_sha256: Some([9; 32]),
+            },
+            prev_hash: [1; 32],
+            hash: [2; 32],
+        };
+        let wire = audit_record(&record);
+        assert_eq!(wire.resource_id.as_deref(), Some(""));
+        assert_eq!(wire.algorithm, None);
+        assert_eq!(audit_record_from_wire(&wire).unwrap(), record);
+        let mut bad = wire.clone();
+        bad.hash.pop();
+        bad.version = 256;
+        bad.time = None;
+        let e = audit_record_from_wire(&bad).unwrap_err();
+        assert_eq!(fields(&e), ["version", "time", "hash"]);
+    }
+
+    #[test]
+    fn audit_listing_validation() {
+        let ok = list_audit_records(audit::ListAuditRecordsRequest {
+            since: Some(WireTimestamp {
+                seconds: 1,
+                nanos: 2_999,
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ok.folder_id, None);
+        assert_eq!(ok.since, Some(Timestamp::from_micros(1_000_002)));
+        assert_eq!(ok.page_size, 100);
+        let e = list_audit_records(audit::ListAuditRecordsRequest {
+            folder_id: "Bad Folder".into(),
+            since: Some(WireTimestamp {
+                seconds: 0,
+                nanos: -1,
+            }),
+            after_seq: -1,
+            page_size: 1001,
+            page_token: "x".repeat(257),
+        })
+        .unwrap_err();
+        assert_eq!(
+            fields(&e),
+            ["folder_id", "since", "after_seq", "page_size", "page_token"]
         );
     }
 

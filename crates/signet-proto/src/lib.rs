@@ -97,6 +97,18 @@ pub mod yandex {
     }
 }
 
+/// Signet's own packages (`signet.*`): its extensions to the API, outside Yandex's wire
+/// contract. Everything below is generated.
+pub mod signet {
+    pub mod audit {
+        /// Package `signet.audit.v1`: reading the audit trail online.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/signet.audit.v1.rs"));
+            include!(concat!(env!("OUT_DIR"), "/signet.audit.v1.serde.rs"));
+        }
+    }
+}
+
 /// Packages under `google.*` that Signet compiles itself (the well-known
 /// `google.protobuf` types come from [`pbjson_types`]). Everything below is
 /// generated.

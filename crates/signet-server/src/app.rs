@@ -5,9 +5,10 @@ use crate::config::{Settings, StoreLocation};
 use signet_core::store::Store;
 use crate::context::CallLayer;
 use crate::grpc::{
-    ApiEndpointService, AuthorizedKeyService, CryptoService, FolderService, IamTokenService,
+    ApiEndpointService, AuditTrailService, AuthorizedKeyService, CryptoService, FolderService, IamTokenService,
     KeyService, OperationService, ServiceAccountService,
 };
+use signet_proto::signet::audit::v1::audit_trail_service_server::AuditTrailServiceServer;
 use signet_proto::yandex::cloud::endpoint::api_endpoint_service_server::ApiEndpointServiceServer;
 use signet_proto::yandex::cloud::iam::v1::iam_token_service_server::IamTokenServiceServer;
 use signet_proto::yandex::cloud::iam::v1::key_service_server::KeyServiceServer as IamKeyServiceServer;
@@ -376,6 +377,7 @@ const SERVED: &[&str] = &[
     "yandex.cloud.iam.v1.ServiceAccountService",
     "yandex.cloud.iam.v1.KeyService",
     "yandex.cloud.resourcemanager.v1.FolderService",
+    "signet.audit.v1.AuditTrailService",
 ];
 
 /// Starts the server and its background jobs; returns once it is listening.
@@ -505,6 +507,10 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>) -> Result<Running,
         )
         .add_service(
             FolderServiceServer::new(FolderService::new(Arc::clone(&kms)))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            AuditTrailServiceServer::new(AuditTrailService::new(Arc::clone(&kms)))
                 .max_decoding_message_size(MAX_REQUEST_BYTES),
         );
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));

@@ -160,6 +160,7 @@ fn resource(note: &AuditNote, raw: &str) {
     }
 }
 
+use signet_proto::signet::audit::v1 as trail;
 use signet_proto::yandex::cloud::access as acc;
 use signet_proto::yandex::cloud::iam::v1 as iam;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature as kms;
@@ -221,6 +222,9 @@ audited! {
     rm::UpdateFolderRequest => |r, n| resource(n, &r.folder_id);
     rm::DeleteFolderRequest => |r, n| resource(n, &r.folder_id);
     rm::ListFolderOperationsRequest => |r, n| resource(n, &r.folder_id);
+    // A reader's own call is recorded under the folder it read (none: the whole trail).
+    trail::ListAuditRecordsRequest => |r, n| resource(n, &r.folder_id);
+    trail::GetAuditHeadRequest => |r, n| resource(n, &r.folder_id);
 }
 
 /// The name of a gRPC status code number, as in `google.rpc.Code`.

@@ -26,6 +26,10 @@ use std::time::Duration;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+/// A client of the audit trail reader.
+pub type AuditTrailClient =
+    signet_proto::signet::audit::v1::audit_trail_service_client::AuditTrailServiceClient<Authed>;
+
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone, Debug)]
 pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
@@ -345,6 +349,18 @@ impl TestServer {
 
     pub fn folders(&self) -> signet_proto::yandex::cloud::resourcemanager::v1::folder_service_client::FolderServiceClient<Authed>{
         signet_proto::yandex::cloud::resourcemanager::v1::folder_service_client::FolderServiceClient::with_interceptor(self.channel.clone(), self.bearer())
+    }
+
+    /// `signet.audit.v1.AuditTrailService`, as the admin or (`audit_trail_as`) another caller.
+    pub fn audit_trail(&self) -> AuditTrailClient {
+        self.audit_trail_as(Some(&self.token))
+    }
+
+    pub fn audit_trail_as(&self, token: Option<&str>) -> AuditTrailClient {
+        signet_proto::signet::audit::v1::audit_trail_service_client::AuditTrailServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer::new(token),
+        )
     }
 
     pub fn operations_as(&self, token: Option<&str>) -> OperationServiceClient<Authed> {

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use signet_crypto::Algorithm;
+use signet_proto::signet::audit::v1::{GetAuditHeadRequest, ListAuditRecordsRequest};
 use signet_proto::wkt::FieldMask;
 use signet_proto::yandex::cloud::access;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
@@ -30,10 +31,12 @@ enum Rpc {
     Sign,
     SignHash,
     GetPublicKey,
+    ListAuditRecords,
+    GetAuditHead,
     Delete,
 }
 
-const RPCS: [Rpc; 14] = [
+const RPCS: [Rpc; 16] = [
     Rpc::Get,
     Rpc::List,
     Rpc::Create,
@@ -47,6 +50,8 @@ const RPCS: [Rpc; 14] = [
     Rpc::Sign,
     Rpc::SignHash,
     Rpc::GetPublicKey,
+    Rpc::ListAuditRecords,
+    Rpc::GetAuditHead,
     Rpc::Delete, // last: it removes the key
 ];
 
@@ -65,12 +70,29 @@ const ROLES: [&str; 9] = [
 /// What each role allows, written from Yandex's role descriptions (spec §2.1).
 fn allowed(role: &str, rpc: Rpc) -> bool {
     use Rpc::*;
-    let view = [Get, List, ListAccessBindings];
-    let viewer = [Get, List, ListAccessBindings, ListOperations, GetOperation];
+    // Reading the audit trail is kms.auditor's, and so every role that includes it.
+    let view = [
+        Get,
+        List,
+        ListAccessBindings,
+        ListAuditRecords,
+        GetAuditHead,
+    ];
+    let viewer = [
+        Get,
+        List,
+        ListAccessBindings,
+        ListAuditRecords,
+        GetAuditHead,
+        ListOperations,
+        GetOperation,
+    ];
     let editor = [
         Get,
         List,
         ListAccessBindings,
+        ListAuditRecords,
+        GetAuditHead,
         ListOperations,
         GetOperation,
         Create,
@@ -91,7 +113,10 @@ fn allowed(role: &str, rpc: Rpc) -> bool {
 }
 
 fn is_folder_rpc(rpc: Rpc) -> bool {
-    matches!(rpc, Rpc::List | Rpc::Create)
+    matches!(
+        rpc,
+        Rpc::List | Rpc::Create | Rpc::ListAuditRecords | Rpc::GetAuditHead
+    )
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -274,6 +299,21 @@ async fn call(
             .get_public_key(AsymmetricGetPublicKeyRequest { key_id: key.into() })
             .await
             .map(drop),
+        Rpc::ListAuditRecords => server
+            .audit_trail_as(Some(token))
+            .list_records(ListAuditRecordsRequest {
+                folder_id: folder.into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Rpc::GetAuditHead => server
+            .audit_trail_as(Some(token))
+            .get_head(GetAuditHeadRequest {
+                folder_id: folder.into(),
+            })
+            .await
+            .map(drop),
         Rpc::Delete => keys
             .delete(DeleteAsymmetricSignatureKeyRequest { key_id: key.into() })
             .await
@@ -352,7 +392,7 @@ async fn every_rpc_by_every_role_placement_and_subject() {
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(checked, 9 * 5 * 14);
+    assert_eq!(checked, 9 * 5 * RPCS.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

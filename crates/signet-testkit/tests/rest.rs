@@ -684,3 +684,99 @@ async fn health_readiness_and_metrics() {
     // Nothing secret in the metrics: no token, no key id.
     assert!(!text.contains(&token) && !text.contains(&key_id), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_is_read_with_curl() {
+    let server = TestServer::builder().start().await;
+    let token = server.token.clone();
+    let key = create_key(&server, &token, "audited", "ECDSA_NIST_P256_SHA_256");
+    let r = curl(
+        &server,
+        "GET",
+        "/signet/audit/v1/records?pageSize=1000",
+        Some(&token),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let records = r.body["records"].as_array().unwrap();
+    assert_eq!(records[0]["seq"], "1", "int64 as a string: {}", r.raw);
+    assert_eq!(records[0]["version"], 1);
+    let stored = server.kms().store().audit_records(1, 1000).await.unwrap();
+    assert_eq!(
+        records.len() + 1,
+        stored.len(),
+        "then the listing's own record"
+    );
+    for (json, stored) in records.iter().zip(&stored) {
+        assert_eq!(json["hash"], B64.encode(stored.hash), "{json}");
+        assert_eq!(json["prevHash"], B64.encode(stored.prev_hash), "{json}");
+        assert_eq!(json["rpc"], stored.event.rpc);
+        let time = signet_core::domain::Timestamp::parse_rfc3339(json["time"].as_str().unwrap());
+        assert_eq!(time, Some(stored.event.time), "{json}");
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["resourceId"] == key.as_str() && r["algorithm"] == "ECDSA_NIST_P256_SHA_256"),
+        "{}",
+        r.raw
+    );
+    assert!(
+        r.body.get("nextPageToken").is_none_or(|t| t == ""),
+        "{}",
+        r.raw
+    );
+
+    // `since` as an RFC 3339 query parameter: nothing is that late.
+    let r = curl(
+        &server,
+        "GET",
+        "/signet/audit/v1/records?since=2999-01-01T00:00:00Z&folderId=default",
+        Some(&token),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(
+        r.body.get("records").is_none_or(|r| r == &json!([])),
+        "{}",
+        r.raw
+    );
+
+    let r = curl(&server, "GET", "/signet/audit/v1/head", Some(&token), None);
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(
+        r.body["seq"].as_str().unwrap().parse::<i64>().unwrap() > 1,
+        "{}",
+        r.raw
+    );
+
+    // Refusals with their HTTP statuses.
+    let r = curl(
+        &server,
+        "GET",
+        "/signet/audit/v1/records?pageSize=1001",
+        Some(&token),
+        None,
+    );
+    assert_error(&r, 400, 3);
+    let r = curl(
+        &server,
+        "GET",
+        "/signet/audit/v1/records?pageToken=forged",
+        Some(&token),
+        None,
+    );
+    assert_error(&r, 400, 3);
+    let sa = server.create_service_account("default", "no-role").await;
+    let sa_token = server.token_for(&sa).await;
+    let r = curl(
+        &server,
+        "GET",
+        "/signet/audit/v1/records?folderId=default",
+        Some(&sa_token),
+        None,
+    );
+    assert_error(&r, 403, 7);
+    let r = curl(&server, "GET", "/signet/audit/v1/records", None, None);
+    assert_error(&r, 401, 16);
+}

@@ -123,6 +123,8 @@ pub enum PermissionKind {
     /// Sign and SignHash.
     UseKeys,
     GetPublicKeys,
+    /// Read the audit trail's records about a folder and its keys (Signet's `kms.auditor`).
+    ReadAuditTrail,
 }
 
 use PermissionKind as P;
@@ -144,11 +146,17 @@ pub enum Role {
     Admin,
 }
 
-const AUDITOR: &[PermissionKind] = &[P::ViewKeys, P::ViewBindings];
-const VIEWER: &[PermissionKind] = &[P::ViewKeys, P::ViewBindings, P::ViewOperations];
+const AUDITOR: &[PermissionKind] = &[P::ViewKeys, P::ViewBindings, P::ReadAuditTrail];
+const VIEWER: &[PermissionKind] = &[
+    P::ViewKeys,
+    P::ViewBindings,
+    P::ReadAuditTrail,
+    P::ViewOperations,
+];
 const EDITOR: &[PermissionKind] = &[
     P::ViewKeys,
     P::ViewBindings,
+    P::ReadAuditTrail,
     P::ViewOperations,
     P::CreateKeys,
     P::UpdateKeys,
@@ -158,6 +166,7 @@ const EDITOR: &[PermissionKind] = &[
 const ADMIN: &[PermissionKind] = &[
     P::ViewKeys,
     P::ViewBindings,
+    P::ReadAuditTrail,
     P::ViewOperations,
     P::CreateKeys,
     P::UpdateKeys,
@@ -281,6 +290,11 @@ mod tests {
         assert!(!Role::Editor.grants(P::SetBindings));
         assert!(!Role::KmsEditor.grants(P::ChangeKeyStatus));
         assert!(Role::Admin.grants(P::DeleteKeys));
+        // The trail: auditor and every role that includes it, nothing else.
+        for r in Role::ALL {
+            let expected = !matches!(r, Role::KmsSigner | Role::KmsPublicKeyViewer);
+            assert_eq!(r.grants(P::ReadAuditTrail), expected, "{r:?}");
+        }
         for r in Role::ALL {
             assert_eq!(Role::parse("role_id", r.id()).unwrap(), r);
         }

@@ -1,6 +1,7 @@
 //! Thin gRPC handlers: authenticate, convert the request (validated once in
 //! `signet_proto::convert`), call the use case, convert the answer. No business rules here.
 
+mod audit_trail;
 mod bindings;
 mod crypto;
 mod endpoints;
@@ -9,6 +10,7 @@ mod iam;
 mod keys;
 mod operations;
 
+pub use audit_trail::AuditTrailService;
 pub use crypto::CryptoService;
 pub use endpoints::{ApiEndpointService, ENDPOINT_IDS};
 pub use folders::FolderService;

@@ -481,6 +481,13 @@ fn decode_frame(data: &mut Bytes) -> Option<Bytes> {
     (data.len() == len).then(|| data.split_to(len))
 }
 
+/// Message types a query parameter may set, by their proto3 JSON string form.
+const STRING_WKTS: [&str; 3] = [
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+    "google.protobuf.FieldMask",
+];
+
 /// Adds query parameters (by JSON or proto field name) to the request fields. Values are
 /// strings, as the proto3 JSON mapping accepts for numbers and enums; booleans are converted.
 fn add_query(
@@ -499,6 +506,9 @@ fn add_query(
                 "false" => Value::Bool(false),
                 _ => return Err(format!("query parameter {name:?} must be true or false")),
             },
+            // Well-known types whose JSON form is a string (RFC 3339 times, durations, field
+            // masks) are written as that string, as Google's HTTP mapping allows.
+            Kind::Message(m) if STRING_WKTS.contains(&m.full_name()) => Value::String(value),
             Kind::Message(_) => {
                 return Err(format!("query parameter {name:?} names a message field"));
             }
@@ -624,6 +634,34 @@ mod tests {
         for bad in ["nope=1", "folderId=a&folderId=b"] {
             assert!(add_query(&list, bad, &mut Map::new()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_timestamp_query_parameter_takes_its_json_string_and_other_messages_are_refused() {
+        let audit = input("signet.audit.v1.ListAuditRecordsRequest");
+        let mut fields = Map::new();
+        add_query(
+            &audit,
+            "since=2026-01-31T00:00:01Z&folderId=b1g",
+            &mut fields,
+        )
+        .unwrap();
+        let message = DynamicMessage::deserialize_with_options(
+            audit,
+            Value::Object(fields),
+            &DeserializeOptions::new(),
+        )
+        .unwrap();
+        let since = message.get_field_by_name("since").unwrap();
+        let since = since.as_message().unwrap();
+        assert_eq!(
+            since.get_field_by_name("seconds").unwrap().as_i64(),
+            Some(1_769_817_601)
+        );
+        let create =
+            input("yandex.cloud.kms.v1.asymmetricsignature.CreateAsymmetricSignatureKeyRequest");
+        let refused = add_query(&create, "labels=a", &mut Map::new()).unwrap_err();
+        assert!(refused.contains("message field"), "{refused}");
     }
 
     #[test]

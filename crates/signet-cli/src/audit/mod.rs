@@ -1,10 +1,18 @@
 //! `signet audit`: read and verify the audit trail (docs/adr/0006-audit-chain.md).
 //!
-//! These commands run offline, against the data directory or store (`--data-dir`, `--store`,
-//! `--config`, as `signet serve` takes them), while the server runs or not. They need no root
-//! key: records are stored in the clear (they hold no secret), and checkpoints are verified with
-//! the public key recorded beside the sealed checkpoint key (or one given with `--public-key`).
+//! `tail` and `export` read the trail either **online**, through the server's
+//! `signet.audit.v1.AuditTrailService` (when `--endpoint` or `SIGNET_ENDPOINT` names one; see
+//! [`online`]), with the caller's token and rights (the admin, or `kms.auditor` on
+//! `--folder-id`), or **offline**, against the data directory or store (`--data-dir`,
+//! `--store`, `--config`, as `signet serve` takes them), while the server runs or not. Both
+//! print the same lines for the same records. `verify` is offline only. Offline reading needs
+//! no root key: records are stored in the clear (they hold no secret), and checkpoints are
+//! verified with the public key recorded beside the sealed checkpoint key (or one given with
+//! `--public-key`).
 
+mod online;
+
+use crate::client::GlobalArgs;
 use crate::serve::{ServeArgs, report};
 use clap::{Subcommand, ValueEnum};
 use signet_core::audit::{AuditRecord, VerifyReport, checkpoint_public_key, hex, verify};
@@ -28,6 +36,13 @@ pub enum AuditCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Online only: the records about this folder and its keys (needs `kms.auditor` on it).
+        #[arg(long, value_name = "FOLDER_ID")]
+        folder_id: Option<String>,
+        /// Online only: after the last records, keep printing new ones as they come (polls the
+        /// server every second) until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
         #[command(flatten)]
         data: ServeArgs,
     },
@@ -39,10 +54,14 @@ pub enum AuditCommand {
         /// Output format (JSON lines).
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
         format: ExportFormat,
+        /// Online only: the records about this folder and its keys (needs `kms.auditor` on it).
+        #[arg(long, value_name = "FOLDER_ID")]
+        folder_id: Option<String>,
         #[command(flatten)]
         data: ServeArgs,
     },
-    /// Check the whole chain and every checkpoint signature. Exits 1 at the first broken link.
+    /// Check the whole chain and every checkpoint signature, offline. Exits 1 at the first
+    /// broken link.
     Verify {
         /// Verify checkpoints with this public key (PEM) instead of the one the store records,
         /// and fail if the store records another.
@@ -67,19 +86,58 @@ pub enum ExportFormat {
 /// Exit code when the command could not run (as opposed to 1: the chain is broken).
 const CANNOT_RUN: u8 = 2;
 
-pub async fn run(command: AuditCommand) -> ExitCode {
-    let data = match &command {
-        AuditCommand::Tail { data, .. }
-        | AuditCommand::Export { data, .. }
-        | AuditCommand::Verify { data, .. } => data,
+/// Where the command line named a server (`--endpoint`, or `SIGNET_ENDPOINT`).
+#[derive(Debug, Clone, Copy)]
+pub struct Online<'a> {
+    pub global: &'a GlobalArgs,
+    /// `--endpoint` itself was given (not only `SIGNET_ENDPOINT`): then it may not be combined
+    /// with the offline flags, which otherwise win over the environment.
+    pub on_command_line: bool,
+}
+
+/// Runs an audit command, online when `online` names a server (see the module docs).
+pub async fn run(command: AuditCommand, online: Option<Online<'_>>) -> ExitCode {
+    let (data, folder_id, follow) = match &command {
+        AuditCommand::Tail {
+            data,
+            folder_id,
+            follow,
+            ..
+        } => (data, folder_id.as_deref(), *follow),
+        AuditCommand::Export {
+            data, folder_id, ..
+        } => (data, folder_id.as_deref(), false),
+        AuditCommand::Verify { data, .. } => (data, None, false),
     };
-    let settings = match data.settings() {
-        Ok(s) => s,
-        Err(e) => {
-            report(&e);
+    let offline_flags = data.config.is_some() || data.data_dir.is_some() || data.store.is_some();
+    let online = match online {
+        Some(o) if offline_flags && o.on_command_line => {
+            eprintln!(
+                "ERROR: --endpoint reads the trail through the server; --config, --data-dir and \
+                 --store read the store offline: give one or the other"
+            );
             return ExitCode::from(CANNOT_RUN);
         }
+        Some(_) if offline_flags => None,
+        Some(o) if matches!(command, AuditCommand::Verify { .. }) => {
+            if o.on_command_line {
+                eprintln!(
+                    "ERROR: `signet audit verify` runs offline only (--data-dir, --store or \
+                     --config), not through --endpoint"
+                );
+                return ExitCode::from(CANNOT_RUN);
+            }
+            None
+        }
+        other => other,
     };
+    if online.is_none() && (folder_id.is_some() || follow) {
+        eprintln!(
+            "ERROR: --folder-id and --follow read through the server: give --endpoint (offline \
+             reading shows the store's whole trail)"
+        );
+        return ExitCode::from(CANNOT_RUN);
+    }
     let since = match &command {
         AuditCommand::Export { since, .. } => match Timestamp::parse_rfc3339(since) {
             Some(t) => Some(t),
@@ -92,25 +150,14 @@ pub async fn run(command: AuditCommand) -> ExitCode {
         },
         _ => None,
     };
-    let store = match signet_server::open_store(&settings).await {
-        Ok(s) => s,
-        Err(e) => {
-            report(&e);
-            return ExitCode::from(CANNOT_RUN);
-        }
-    };
     let mut out = std::io::stdout().lock();
-    let result = match command {
-        AuditCommand::Tail { limit, format, .. } => tail(&store, limit, format, &mut out).await,
-        AuditCommand::Export { .. } => {
-            export(&store, since.unwrap_or(Timestamp::from_micros(0)), &mut out).await
-        }
-        AuditCommand::Verify { public_key, .. } => {
-            return verify_command(&store, public_key, &mut out).await;
-        }
+    let result = if let Some(online) = online {
+        online::run(online.global, command, since, &mut out).await
+    } else {
+        offline(command, since, &mut out).await
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         // The reader went away (`… | head`): nothing more to say.
         Err(e)
             if e.downcast_ref::<std::io::Error>()
@@ -123,6 +170,31 @@ pub async fn run(command: AuditCommand) -> ExitCode {
             ExitCode::from(CANNOT_RUN)
         }
     }
+}
+
+/// The offline commands, against the store the data flags name.
+async fn offline(
+    command: AuditCommand,
+    since: Option<Timestamp>,
+    out: &mut impl Write,
+) -> Result<ExitCode, BoxError> {
+    let data = match &command {
+        AuditCommand::Tail { data, .. }
+        | AuditCommand::Export { data, .. }
+        | AuditCommand::Verify { data, .. } => data,
+    };
+    let settings = data.settings()?;
+    let store = signet_server::open_store(&settings).await?;
+    match command {
+        AuditCommand::Tail { limit, format, .. } => tail(&store, limit, format, out).await?,
+        AuditCommand::Export { .. } => {
+            export(&store, since.unwrap_or(Timestamp::from_micros(0)), out).await?;
+        }
+        AuditCommand::Verify { public_key, .. } => {
+            return Ok(verify_command(&store, public_key, out).await);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 type BoxError = Box<dyn std::error::Error>;
@@ -138,10 +210,7 @@ async fn tail(
     let from = head.seq.saturating_sub(back).saturating_add(1).max(1);
     let records = store.audit_records(from, limit).await?;
     for r in &records {
-        match format {
-            Format::Text => writeln!(out, "{}", text_line(r))?,
-            Format::Json => writeln!(out, "{}", json_line(r))?,
-        }
+        print(r, format, out)?;
     }
     out.flush()?;
     Ok(())
@@ -156,7 +225,7 @@ async fn export(
     loop {
         let page = store.audit_records_since(since, after, PAGE).await?;
         for r in &page {
-            writeln!(out, "{}", json_line(r))?;
+            print(r, Format::Json, out)?;
         }
         match page.last() {
             Some(last) if page.len() == PAGE => after = last.seq,
@@ -268,6 +337,14 @@ fn summary(report: &VerifyReport, out: &mut impl Write) -> std::io::Result<()> {
             report.records.saturating_sub(last).max(0)
         ),
         None => writeln!(out, "checkpoints: none yet"),
+    }
+}
+
+/// One record as a line of `format`: the one rendering both modes share.
+fn print(r: &AuditRecord, format: Format, out: &mut impl Write) -> std::io::Result<()> {
+    match format {
+        Format::Text => writeln!(out, "{}", text_line(r)),
+        Format::Json => writeln!(out, "{}", json_line(r)),
     }
 }
 
@@ -386,10 +463,13 @@ mod tests {
         );
         assert!(text.contains("OK: the chain"), "{text}");
         assert_eq!(
-            run(AuditCommand::Verify {
-                public_key: None,
-                data: data.clone()
-            })
+            run(
+                AuditCommand::Verify {
+                    public_key: None,
+                    data: data.clone()
+                },
+                None
+            )
             .await,
             ExitCode::SUCCESS
         );
@@ -417,10 +497,13 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("BROKEN at record 8"), "{text}");
         assert_eq!(
-            run(AuditCommand::Verify {
-                public_key: None,
-                data
-            })
+            run(
+                AuditCommand::Verify {
+                    public_key: None,
+                    data
+                },
+                None
+            )
             .await,
             ExitCode::FAILURE
         );
@@ -473,10 +556,13 @@ mod tests {
             ..ServeArgs::default()
         };
         assert_eq!(
-            run(AuditCommand::Verify {
-                public_key: None,
-                data: data.clone()
-            })
+            run(
+                AuditCommand::Verify {
+                    public_key: None,
+                    data: data.clone()
+                },
+                None
+            )
             .await,
             ExitCode::from(CANNOT_RUN)
         );
@@ -485,11 +571,15 @@ mod tests {
             "nothing is created"
         );
         assert_eq!(
-            run(AuditCommand::Export {
-                since: "yesterday".into(),
-                format: ExportFormat::Json,
-                data
-            })
+            run(
+                AuditCommand::Export {
+                    since: "yesterday".into(),
+                    format: ExportFormat::Json,
+                    folder_id: None,
+                    data
+                },
+                None
+            )
             .await,
             ExitCode::from(CANNOT_RUN)
         );
