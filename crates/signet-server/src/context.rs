@@ -33,21 +33,24 @@ impl RequestId {
         }
     }
 
+    /// A fresh random (version 4) UUID in its text form. Made twice per call (request and
+    /// trace id), so it is written straight into one string.
     pub fn generate() -> RequestId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut b = [0u8; 16];
         // A failing RNG leaves zeros: the id is a correlation handle, not a secret.
         let _ = signet_crypto::fill_random(&mut b);
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        RequestId(format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        ))
+        let mut s = String::with_capacity(36);
+        for (i, byte) in b.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                s.push('-');
+            }
+            s.push(char::from(HEX[usize::from(byte >> 4)]));
+            s.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        RequestId(s)
     }
 
     pub fn from_trusted(s: String) -> RequestId {
@@ -498,6 +501,25 @@ mod tests {
         let invalid = undecodable(message).expect("a decode error");
         let v = &invalid.0[0];
         (v.field.clone(), v.description.clone())
+    }
+
+    #[test]
+    fn generated_request_ids_are_version_4_uuids() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a, b);
+        for id in [a, b] {
+            let s = id.as_str();
+            assert_eq!(s.len(), 36, "{s}");
+            for (i, c) in s.char_indices() {
+                match i {
+                    8 | 13 | 18 | 23 => assert_eq!(c, '-', "{s}"),
+                    14 => assert_eq!(c, '4', "{s}"),
+                    19 => assert!("89ab".contains(c), "{s}"),
+                    _ => assert!(c.is_ascii_digit() || ('a'..='f').contains(&c), "{s}"),
+                }
+            }
+        }
     }
 
     #[test]
