@@ -491,9 +491,9 @@ impl Worker {
     }
 }
 
-/// The ids of every key of the folder that is not deleted.
-async fn all_keys(c: &mut Clients) -> Vec<String> {
-    let mut ids = Vec::new();
+/// Every key of the folder that is not deleted.
+async fn all_keys(c: &mut Clients) -> Vec<AsymmetricSignatureKey> {
+    let mut keys = Vec::new();
     let mut page_token = String::new();
     loop {
         let page = c
@@ -506,9 +506,9 @@ async fn all_keys(c: &mut Clients) -> Vec<String> {
             .await
             .unwrap()
             .into_inner();
-        ids.extend(page.keys.into_iter().map(|k| k.id));
+        keys.extend(page.keys);
         if page.next_page_token.is_empty() {
-            return ids;
+            return keys;
         }
         page_token = page.next_page_token;
     }
@@ -550,31 +550,11 @@ fn keys_created_in_trail(data: &Path, store: &[&str]) -> BTreeSet<String> {
 async fn assert_nothing_creating(c: &mut Clients) {
     let stuck = tokio::time::timeout(RECOVERY_LIMIT, async {
         loop {
-            let mut creating = Vec::new();
-            let mut page_token = String::new();
-            loop {
-                let page = c
-                    .keys
-                    .list(ListAsymmetricSignatureKeysRequest {
-                        folder_id: "default".into(),
-                        page_size: 1000,
-                        page_token,
-                    })
-                    .await
-                    .unwrap()
-                    .into_inner();
-                creating.extend(
-                    page.keys
-                        .into_iter()
-                        .filter(|k| k.status == asymmetric_signature_key::Status::Creating as i32)
-                        .map(|k| k.id),
-                );
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                page_token = page.next_page_token;
-            }
-            if creating.is_empty() {
+            let creating = all_keys(c)
+                .await
+                .into_iter()
+                .any(|k| k.status == asymmetric_signature_key::Status::Creating as i32);
+            if !creating {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -642,8 +622,9 @@ async fn crash_loop(data: &Path, store: &[&str]) {
         let mut c = Clients::new(server.channel().await, &token);
         for key in all_keys(&mut c).await {
             assert!(
-                recorded.contains(&key),
-                "key {key} exists without the record of its Create"
+                recorded.contains(&key.id),
+                "key {} exists without the record of its Create",
+                key.id
             );
         }
         for w in &mut workers {

@@ -590,6 +590,20 @@ fn assert_one_record(all: &[AuditRecord], rpc: &str, request_id: &str, resource:
     assert!(e.client_addr.starts_with("127.0.0.1:"), "{e:?}");
 }
 
+async fn key_count(server: &TestServer) -> usize {
+    server
+        .keys()
+        .list(ListAsymmetricSignatureKeysRequest {
+            folder_id: "default".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .keys
+        .len()
+}
+
 fn with_id<T>(message: T, id: &str) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
     req.metadata_mut()
@@ -697,17 +711,7 @@ async fn state_changes_and_their_records_commit_together() {
     assert!(report.is_intact(), "{report:?}");
 
     // Now the trail refuses every record: a Create must fail and leave no key behind.
-    let keys_before = server
-        .keys()
-        .list(ListAsymmetricSignatureKeysRequest {
-            folder_id: "default".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .keys
-        .len();
+    let keys_before = key_count(&server).await;
     let mut conn = raw(&server.dir.join("signet.db")).await;
     sqlx::query(
         "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records \
@@ -743,17 +747,7 @@ async fn state_changes_and_their_records_commit_together() {
         .await
         .unwrap();
     conn.close().await.unwrap();
-    let keys_after = server
-        .keys()
-        .list(ListAsymmetricSignatureKeysRequest {
-            folder_id: "default".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .keys
-        .len();
+    let keys_after = key_count(&server).await;
     assert_eq!(keys_after, keys_before);
     assert_eq!(
         ops, 4,
