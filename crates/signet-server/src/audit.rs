@@ -33,11 +33,19 @@ pub(crate) fn audited_rpc(rpc: &str) -> String {
 }
 
 /// The call's facts a handler adds to its audit record. Shared between the call layer (which
-/// puts a recording note in the request's extensions and reads it when the handler is done) and
-/// the handler. A detached note (the call is not recorded) ignores everything, so that nothing
-/// is hashed for a record that will not be written.
+/// puts a note in the request's extensions and reads it when the handler is done) and the
+/// handler. A note for a call that is not recorded keeps only the algorithm (for metrics) and
+/// ignores the rest, so that nothing is hashed for a record that will not be written; a
+/// detached note ignores everything.
 #[derive(Clone, Debug, Default)]
-pub struct AuditNote(Option<Arc<Mutex<Facts>>>);
+pub struct AuditNote(Option<Arc<Note>>);
+
+#[derive(Debug, Default)]
+struct Note {
+    /// Whether the call is recorded (else only the algorithm is kept).
+    recorded: bool,
+    facts: Mutex<Facts>,
+}
 
 #[derive(Debug, Default)]
 struct Facts {
@@ -50,6 +58,14 @@ struct Facts {
 impl AuditNote {
     /// A note for a call that is recorded.
     pub(crate) fn recording() -> AuditNote {
+        AuditNote(Some(Arc::new(Note {
+            recorded: true,
+            facts: Mutex::default(),
+        })))
+    }
+
+    /// A note for a call that is not recorded: it keeps the algorithm, for metrics, only.
+    pub(crate) fn for_metrics() -> AuditNote {
         AuditNote(Some(Arc::default()))
     }
 
@@ -67,9 +83,12 @@ impl AuditNote {
             .unwrap_or_default()
     }
 
+    /// Applies `f` to the facts of a recorded call.
     fn with(&self, f: impl FnOnce(&mut Facts)) {
-        if let Some(facts) = &self.0 {
-            f(&mut facts.lock().unwrap_or_else(PoisonError::into_inner));
+        if let Some(note) = &self.0
+            && note.recorded
+        {
+            f(&mut note.facts.lock().unwrap_or_else(PoisonError::into_inner));
         }
     }
 
@@ -84,15 +103,25 @@ impl AuditNote {
         self.with(|f| f.resource_id = Some(id.to_string()));
     }
 
+    /// The algorithm the call used: kept whether or not the call is recorded (metrics label
+    /// latencies with it).
     pub fn algorithm(&self, algorithm: Algorithm) {
-        self.with(|f| f.algorithm = Some(algorithm.wire_name()));
+        if let Some(note) = &self.0 {
+            note.facts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .algorithm = Some(algorithm.wire_name());
+        }
     }
 
     /// The algorithm noted so far, if any.
     pub(crate) fn algorithm_name(&self) -> Option<&'static str> {
-        self.0
-            .as_ref()
-            .and_then(|f| f.lock().unwrap_or_else(PoisonError::into_inner).algorithm)
+        self.0.as_ref().and_then(|n| {
+            n.facts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .algorithm
+        })
     }
 
     /// Records the SHA-256 of `data` (the message or digest to be signed); never `data`.
@@ -301,6 +330,37 @@ mod tests {
         }
         assert_eq!(code_name(99), "UNKNOWN");
         assert_eq!(code_name(-1), "UNKNOWN");
+    }
+
+    #[test]
+    fn a_note_for_metrics_keeps_only_the_algorithm() {
+        let n = AuditNote::for_metrics();
+        n.subject("admin");
+        n.resource("abjkey1");
+        n.signed_data(b"message");
+        n.algorithm(Algorithm::EcdsaP256Sha256);
+        assert_eq!(n.algorithm_name(), Some("ECDSA_NIST_P256_SHA_256"));
+        let facts = n.0.as_ref().unwrap().facts.lock().unwrap();
+        assert!(facts.subject.is_empty());
+        assert_eq!(facts.resource_id, None);
+        assert_eq!(
+            facts.message_sha256, None,
+            "nothing hashed for an unrecorded call"
+        );
+        drop(facts);
+
+        let r = AuditNote::recording();
+        r.signed_data(b"message");
+        r.algorithm(Algorithm::EcdsaP256Sha256);
+        let e = r.into_event(
+            Timestamp::from_micros(0),
+            "r".into(),
+            "/x",
+            "OK",
+            String::new(),
+        );
+        assert_eq!(e.message_sha256, Some(signet_crypto::sha256(b"message")));
+        assert_eq!(e.algorithm.as_deref(), Some("ECDSA_NIST_P256_SHA_256"));
     }
 
     #[test]

@@ -34,12 +34,14 @@ impl RequestId {
     }
 
     /// A fresh random (version 4) UUID in its text form. Made twice per call (request and
-    /// trace id), so it is written straight into one string.
+    /// trace id), so it comes from the thread's user-space CSPRNG (ChaCha, seeded and reseeded
+    /// from the operating system) rather than a system call, and is written straight into one
+    /// string. It is a correlation handle, not a secret.
     pub fn generate() -> RequestId {
+        use rand::RngCore as _;
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut b = [0u8; 16];
-        // A failing RNG leaves zeros: the id is a correlation handle, not a secret.
-        let _ = signet_crypto::fill_random(&mut b);
+        rand::thread_rng().fill_bytes(&mut b);
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let mut s = String::with_capacity(36);
@@ -142,11 +144,16 @@ where
         req.extensions_mut().insert(TraceId(trace_id.0.clone()));
         let rpc = req.uri().path().to_owned();
         let started = std::time::Instant::now();
-        let note = AuditNote::recording();
+        let data_plane = is_data_plane(&rpc);
+        let recorded = self.audit.records(data_plane);
+        let note = if recorded {
+            AuditNote::recording()
+        } else {
+            AuditNote::for_metrics()
+        };
         req.extensions_mut().insert(note.clone());
         let metrics = self.metrics.clone();
-        let data_plane = is_data_plane(&rpc);
-        let audit = self.audit.records(data_plane).then(|| {
+        let audit = recorded.then(|| {
             let client_addr = client_addr(&req);
             // A control-plane call's state change writes the call's record itself, in its own
             // transaction (ADR 0006); the handler's principal carries what it needs.
