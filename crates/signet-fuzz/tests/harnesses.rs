@@ -288,6 +288,12 @@ fn empty_edits_keep_the_genuine_artifacts() {
         harness(&[0]);
         harness(&[0x80]);
     }
+    let (accepted, routes) = signet_fuzz::rest_samples_accepted();
+    assert_eq!(
+        accepted.len(),
+        routes,
+        "only these accept their sample: {accepted:?}"
+    );
     assert_eq!(edit(b"abc", &[]), b"abc");
     assert_ne!(edit(b"abc", &[0, 0, 1]), b"abc");
     assert_eq!(edit(b"abc", &[3, 0, 0]), b"");
