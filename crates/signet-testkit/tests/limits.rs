@@ -180,6 +180,22 @@ fn list_request() -> ListAsymmetricSignatureKeysRequest {
     }
 }
 
+/// How many audit records are RESOURCE_EXHAUSTED refusals that `matches` picks.
+async fn audited_refusals(
+    server: &TestServer,
+    matches: impl Fn(&signet_core::audit::AuditEvent) -> bool,
+) -> usize {
+    server
+        .kms()
+        .store()
+        .audit_records(1, 1_000_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.event.outcome == "RESOURCE_EXHAUSTED" && matches(&r.event))
+        .count()
+}
+
 #[track_caller]
 fn assert_limited(status: &tonic::Status, quota: &str, subject: &str) {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -377,19 +393,7 @@ async fn each_subject_has_its_own_rate_limit_on_the_test_clock() {
         Code::ResourceExhausted
     );
     // The refusals are audited with the subject.
-    let records = server
-        .kms()
-        .store()
-        .audit_records(1, 1_000_000)
-        .await
-        .unwrap();
-    assert!(
-        records
-            .iter()
-            .filter(|r| r.event.outcome == "RESOURCE_EXHAUSTED" && r.event.subject == sa)
-            .count()
-            >= 2
-    );
+    assert!(audited_refusals(&server, |e| e.subject == sa).await >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,17 +436,22 @@ async fn a_flood_of_idle_and_garbage_connections_does_not_stop_service() {
 // ---------------------------------------------------------------------------------------------
 // Requests in flight per client address; the IAM token exchange's rate per client address.
 
+/// A channel to the server from the local address `from`.
+async fn channel_from(server: &TestServer, from: std::net::IpAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr()))
+        .unwrap()
+        .local_address(Some(from))
+        .connect()
+        .await
+        .unwrap()
+}
+
 /// The key service as the admin, over a connection from the local address `from`.
 async fn keys_from(
     server: &TestServer,
     from: std::net::IpAddr,
 ) -> AsymmetricSignatureKeyServiceClient<signet_testkit::Authed> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr()))
-        .unwrap()
-        .local_address(Some(from))
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel_from(server, from).await;
     AsymmetricSignatureKeyServiceClient::with_interceptor(
         channel,
         signet_testkit::Bearer::new(Some(&server.token)),
@@ -508,18 +517,7 @@ async fn a_client_holding_slow_requests_cannot_take_every_place() {
         server.keys().list(list_request()).await.unwrap();
     }
     // The refusal is audited, with the client's address.
-    let records = server
-        .kms()
-        .store()
-        .audit_records(1, 1_000_000)
-        .await
-        .unwrap();
-    assert!(
-        records
-            .iter()
-            .any(|r| r.event.outcome == "RESOURCE_EXHAUSTED"
-                && r.event.client_addr.starts_with("127.0.0.2:"))
-    );
+    assert!(audited_refusals(&server, |e| e.client_addr.starts_with("127.0.0.2:")).await >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,13 +541,7 @@ async fn without_the_per_client_cap_one_client_starves_the_others() {
 /// INVALID_ARGUMENT), unless a limit refuses it first.
 async fn exchange(server: &TestServer, from: std::net::IpAddr) -> tonic::Status {
     use signet_proto::yandex::cloud::iam::v1 as iam;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr()))
-        .unwrap()
-        .local_address(Some(from))
-        .connect()
-        .await
-        .unwrap();
-    iam::iam_token_service_client::IamTokenServiceClient::new(channel)
+    iam::iam_token_service_client::IamTokenServiceClient::new(channel_from(server, from).await)
         .create(iam::CreateIamTokenRequest {
             identity: Some(iam::create_iam_token_request::Identity::Jwt(
                 "not.a.jwt".into(),
@@ -611,20 +603,7 @@ async fn token_exchanges_are_rate_limited_per_client_address_by_default() {
         Code::ResourceExhausted
     );
     // The refusals are audited.
-    let records = server
-        .kms()
-        .store()
-        .audit_records(1, 1_000_000)
-        .await
-        .unwrap();
-    assert!(
-        records
-            .iter()
-            .filter(|r| r.event.outcome == "RESOURCE_EXHAUSTED"
-                && r.event.rpc.ends_with("IamTokenService/Create"))
-            .count()
-            >= 3
-    );
+    assert!(audited_refusals(&server, |e| e.rpc.ends_with("IamTokenService/Create")).await >= 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
