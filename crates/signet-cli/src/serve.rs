@@ -56,12 +56,22 @@ pub struct ServeArgs {
     /// Requests in flight at once; more are refused with RESOURCE_EXHAUSTED [default: 1024].
     #[arg(long, value_name = "N")]
     pub max_concurrent_requests: Option<u32>,
+    /// Requests in flight at once from one client IP address; 0 is no limit [default: 256].
+    #[arg(long, value_name = "N")]
+    pub max_requests_per_client: Option<u32>,
     /// Calls per second per authenticated subject; 0 is no limit [default: 0].
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
     /// Calls a subject may save up for a burst [default: the rate limit].
     #[arg(long, value_name = "N")]
     pub rate_limit_burst: Option<u32>,
+    /// IAM token exchanges (JWT for token) per second per client IP address; 0 is no limit
+    /// [default: 20].
+    #[arg(long, value_name = "N")]
+    pub token_exchange_rate: Option<u32>,
+    /// Token exchanges a client address may save up for a burst [default: twice the rate].
+    #[arg(long, value_name = "N")]
+    pub token_exchange_burst: Option<u32>,
     /// How long a call may take, e.g. 60s [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub request_timeout: Option<String>,
@@ -84,8 +94,11 @@ impl ServeArgs {
             store: self.store.clone(),
             max_keys_per_folder: self.max_keys_per_folder,
             max_concurrent_requests: self.max_concurrent_requests,
+            max_requests_per_client: self.max_requests_per_client,
             rate_limit: self.rate_limit,
             rate_limit_burst: self.rate_limit_burst,
+            token_exchange_rate: self.token_exchange_rate,
+            token_exchange_burst: self.token_exchange_burst,
             request_timeout: self.request_timeout.clone(),
             ..Overrides::default()
         };

@@ -932,3 +932,20 @@ async fn no_secret_in_logs_database_audit_or_responses_and_sealed_material_needs
         &std::fs::read(&log).unwrap()[logged_before..],
     );
 }
+
+/// The running server can write no core: its core size limit is 0, soft and hard (and it is
+/// non-dumpable, which `signet-server`'s `hardening` unit test reads back in-process; from
+/// outside, as root, a non-dumpable process looks the same).
+#[test]
+fn the_running_server_writes_no_core_dump() {
+    let temp = tempfile::tempdir().unwrap();
+    let server = Server::start(&temp.path().join("data"), &[]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let values: Vec<&str> = core.split_whitespace().skip(4).take(2).collect();
+    assert_eq!(values, ["0", "0"], "{core}");
+    server.stop();
+}

@@ -16,20 +16,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use prost::Message;
+use prost_reflect::{DeserializeOptions, DynamicMessage, Kind, ReflectMessage, Value};
 use signet_core::domain::{FolderId, KeyId, KeyStatus, Labels, OperationId};
 use signet_core::{UpdateField, jwt, paging};
 use signet_crypto::{Algorithm, RootKey, SealedKey, SecretBytes, SigningKey};
 use signet_proto::convert;
 use signet_proto::yandex::cloud::access as wire_access;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature as kms;
+use signet_server::rest::fuzzing::RestDecoding;
 use std::sync::OnceLock;
 
 /// A harness: any bytes in, a panic if a property breaks.
 pub type Harness = fn(&[u8]);
 
 /// The harnesses, by the name of their cargo-fuzz target.
-pub const HARNESSES: [(&str, Harness); 5] = [
+pub const HARNESSES: [(&str, Harness); 6] = [
     ("proto_convert", proto_convert),
+    ("rest_json", rest_json),
     ("sealed_envelope", sealed_envelope),
     ("jwt", jwt_parse_verify),
     ("pem_der", pem_der),
@@ -273,6 +276,132 @@ fn assert_labels(labels: &Labels) {
     }
     let again = Labels::parse("labels", labels.as_map()).expect("labels validate again");
     assert_eq!(&again, labels);
+}
+
+// ---------------------------------------------------------------------------------------------
+// REST JSON decoding.
+
+struct Rest {
+    decoding: RestDecoding,
+    /// For each route, a well-formed JSON body (every scalar field set), for edits.
+    samples: Vec<Vec<u8>>,
+}
+
+fn rest_fixture() -> &'static Rest {
+    static REST: OnceLock<Rest> = OnceLock::new();
+    REST.get_or_init(|| {
+        let decoding = RestDecoding::new().unwrap();
+        let samples = decoding
+            .routes()
+            .iter()
+            .map(|route| {
+                if !route.body {
+                    // Bodiless routes (GET) take no body at all.
+                    return Vec::new();
+                }
+                let mut message = DynamicMessage::new(route.input.clone());
+                for field in route.input.fields() {
+                    if field.is_list() || field.is_map() {
+                        continue;
+                    }
+                    let value = match field.kind() {
+                        Kind::String => Value::String("abjfuzz1".into()),
+                        Kind::Bytes => Value::Bytes(b"fuzz".to_vec().into()),
+                        Kind::Bool => Value::Bool(true),
+                        Kind::Int64 => Value::I64(5),
+                        Kind::Int32 => Value::I32(5),
+                        Kind::Enum(_) => Value::EnumNumber(1),
+                        _ => continue,
+                    };
+                    message.set_field(&field, value);
+                }
+                serde_json::to_vec(&message).unwrap()
+            })
+            .collect();
+        Rest { decoding, samples }
+    })
+}
+
+/// Routes that accept their well-formed sample body unedited, of all routes: the positive
+/// side of [`rest_json`] (its edits start from something the gateway accepts).
+pub fn rest_samples_accepted() -> (Vec<String>, usize) {
+    let Rest { decoding, samples } = rest_fixture();
+    let routes = decoding.routes();
+    let accepted = routes
+        .iter()
+        .zip(samples)
+        .filter(|(route, body)| {
+            let vars = route
+                .variables()
+                .map(|field| (field.to_owned(), "abjfuzz1".to_owned()))
+                .collect();
+            decoding.request_message(route, vars, None, body).is_ok()
+        })
+        .map(|(route, _)| route.grpc_path.clone())
+        .collect();
+    (accepted, routes.len())
+}
+
+/// A REST request to one of the gateway's routes, from `[route][flags] id \0 query \0 body`
+/// (flag 1: there is a query string; flag 2: the body is an edit script applied to a
+/// well-formed body for the route), through the gateway's pure decoding. A refusal is
+/// INVALID_ARGUMENT with a message; what is accepted is a message of the route's request type
+/// that holds the path variables as given, encodes and decodes to itself, and whose own JSON
+/// form decodes to it again (compared as on the wire, where a field set to its default and an
+/// absent one are the same).
+pub fn rest_json(data: &[u8]) {
+    let [selector, flags, rest @ ..] = data else {
+        return;
+    };
+    let Rest { decoding, samples } = rest_fixture();
+    let routes = decoding.routes();
+    let index = usize::from(*selector) % routes.len();
+    let route = &routes[index];
+    let mut parts = rest.splitn(3, |&b| b == 0);
+    let id = text(parts.next().unwrap_or_default());
+    let query = parts.next().map(text).filter(|_| flags & 1 == 1);
+    let mut body = parts.next().unwrap_or_default().to_vec();
+    if flags & 2 == 2 {
+        body = edit(&samples[index], &body);
+    }
+    let vars: Vec<(String, String)> = route
+        .variables()
+        .map(|field| (field.to_owned(), id.clone()))
+        .collect();
+    match decoding.request_message(route, vars.clone(), query.as_deref(), &body) {
+        Ok(message) => {
+            assert_eq!(message.descriptor(), route.input);
+            for (field, value) in &vars {
+                let got = message.get_field_by_name(field).expect("a path field");
+                if let Some(got) = got.as_str() {
+                    assert_eq!(got, value, "the path variable {field} was overridden");
+                }
+            }
+            // Compared as on the wire: a proto3 field explicitly set to its default (an empty
+            // path value) is the same message as one where it is absent.
+            let canonical = |m: &DynamicMessage| {
+                DynamicMessage::decode(route.input.clone(), m.encode_to_vec().as_slice())
+                    .expect("an accepted message decodes")
+            };
+            let wire = canonical(&message);
+            assert_eq!(canonical(&wire), wire, "binary round trip");
+            let json = serde_json::to_value(&message).expect("an accepted message has JSON");
+            let again = DynamicMessage::deserialize_with_options(
+                route.input.clone(),
+                json,
+                &DeserializeOptions::new(),
+            )
+            .expect("an accepted message's JSON decodes");
+            assert_eq!(canonical(&again), wire, "JSON round trip");
+        }
+        Err(refusal) => {
+            assert_eq!(
+                refusal.code, 3,
+                "a refusal other than INVALID_ARGUMENT: {refusal:?}"
+            );
+            assert!(!refusal.message.is_empty());
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

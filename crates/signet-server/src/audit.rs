@@ -296,6 +296,14 @@ pub(crate) fn outcome_of<B>(response: &http::Response<B>) -> &'static str {
 
 /// The client's address, from the connection info tonic attaches to every request.
 pub(crate) fn client_addr<B>(request: &http::Request<B>) -> String {
+    peer_addr(request)
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+/// The peer's socket address, over plaintext or TLS; `None` for a request that did not come
+/// over a TCP connection (in-process tests).
+pub(crate) fn peer_addr<B>(request: &http::Request<B>) -> Option<std::net::SocketAddr> {
     use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
     let ext = request.extensions();
     ext.get::<TcpConnectInfo>()
@@ -304,8 +312,6 @@ pub(crate) fn client_addr<B>(request: &http::Request<B>) -> String {
             ext.get::<TlsConnectInfo<TcpConnectInfo>>()
                 .and_then(|i| i.get_ref().remote_addr())
         })
-        .map(|a| a.to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

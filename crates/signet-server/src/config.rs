@@ -36,8 +36,11 @@ pub struct FileConfig {
     pub audit_checkpoint_interval: Option<String>,
     pub max_keys_per_folder: Option<u32>,
     pub max_concurrent_requests: Option<u32>,
+    pub max_requests_per_client: Option<u32>,
     pub rate_limit: Option<u32>,
     pub rate_limit_burst: Option<u32>,
+    pub token_exchange_rate: Option<u32>,
+    pub token_exchange_burst: Option<u32>,
     pub request_timeout: Option<String>,
 }
 
@@ -197,8 +200,11 @@ impl Settings {
             audit_checkpoint_interval: env("SIGNET_AUDIT_CHECKPOINT_INTERVAL"),
             max_keys_per_folder: number(&env, "SIGNET_MAX_KEYS_PER_FOLDER")?,
             max_concurrent_requests: number(&env, "SIGNET_MAX_CONCURRENT_REQUESTS")?,
+            max_requests_per_client: number(&env, "SIGNET_MAX_REQUESTS_PER_CLIENT")?,
             rate_limit: number(&env, "SIGNET_RATE_LIMIT")?,
             rate_limit_burst: number(&env, "SIGNET_RATE_LIMIT_BURST")?,
+            token_exchange_rate: number(&env, "SIGNET_TOKEN_EXCHANGE_RATE")?,
+            token_exchange_burst: number(&env, "SIGNET_TOKEN_EXCHANGE_BURST")?,
             request_timeout: env("SIGNET_REQUEST_TIMEOUT"),
         };
         let merged = merge(merge(file, from_env), flags);
@@ -365,8 +371,11 @@ fn merge(low: FileConfig, high: FileConfig) -> FileConfig {
             .or(low.audit_checkpoint_interval),
         max_keys_per_folder: high.max_keys_per_folder.or(low.max_keys_per_folder),
         max_concurrent_requests: high.max_concurrent_requests.or(low.max_concurrent_requests),
+        max_requests_per_client: high.max_requests_per_client.or(low.max_requests_per_client),
         rate_limit: high.rate_limit.or(low.rate_limit),
         rate_limit_burst: high.rate_limit_burst.or(low.rate_limit_burst),
+        token_exchange_rate: high.token_exchange_rate.or(low.token_exchange_rate),
+        token_exchange_burst: high.token_exchange_burst.or(low.token_exchange_burst),
         request_timeout: high.request_timeout.or(low.request_timeout),
     }
 }
@@ -402,9 +411,37 @@ fn limit_settings(merged: &FileConfig) -> Result<LimitSettings, ConfigError> {
             burst: burst.unwrap_or(per_second),
         }),
     };
+    let max_requests_per_client = match merged
+        .max_requests_per_client
+        .unwrap_or(crate::limits::DEFAULT_MAX_REQUESTS_PER_CLIENT)
+    {
+        0 => None,
+        n => Some(n),
+    };
+    let default_exchange = crate::limits::DEFAULT_TOKEN_EXCHANGE_RATE;
+    let token_exchange_rate = match (merged.token_exchange_rate, merged.token_exchange_burst) {
+        (Some(0), None) => None,
+        (Some(0), Some(_)) => {
+            return Err(invalid(
+                "token_exchange_burst",
+                "needs token_exchange_rate (exchanges per second per client address)",
+            ));
+        }
+        (_, Some(0)) => return Err(invalid("token_exchange_burst", "must be at least 1")),
+        (None, burst) => Some(RateLimit {
+            per_second: default_exchange.per_second,
+            burst: burst.unwrap_or(default_exchange.burst),
+        }),
+        (Some(per_second), burst) => Some(RateLimit {
+            per_second,
+            burst: burst.unwrap_or(per_second.saturating_mul(2)),
+        }),
+    };
     Ok(LimitSettings {
         max_concurrent_requests,
+        max_requests_per_client,
         rate_limit,
+        token_exchange_rate,
     })
 }
 
@@ -657,6 +694,74 @@ mod tests {
             _ => None,
         };
         assert!(Settings::resolve(None, env, Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn per_client_limits_from_file_env_and_flags() {
+        let d = Settings::resolve(None, |_| None, Overrides::default()).unwrap();
+        assert_eq!(d.limits.max_requests_per_client, Some(256));
+        assert_eq!(
+            d.limits.token_exchange_rate,
+            Some(RateLimit {
+                per_second: 20,
+                burst: 40
+            })
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signet.toml");
+        std::fs::write(
+            &path,
+            "max_requests_per_client = 4\ntoken_exchange_rate = 5\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Some(&path), |_| None, Overrides::default()).unwrap();
+        assert_eq!(s.limits.max_requests_per_client, Some(4));
+        assert_eq!(
+            s.limits.token_exchange_rate,
+            Some(RateLimit {
+                per_second: 5,
+                burst: 10
+            }),
+            "the burst defaults to two seconds' worth"
+        );
+        let env = |k: &str| match k {
+            "SIGNET_MAX_REQUESTS_PER_CLIENT" => Some("0".to_owned()),
+            "SIGNET_TOKEN_EXCHANGE_BURST" => Some("7".to_owned()),
+            _ => None,
+        };
+        let s = Settings::resolve(Some(&path), env, Overrides::default()).unwrap();
+        assert_eq!(s.limits.max_requests_per_client, None, "0 is off");
+        assert_eq!(
+            s.limits.token_exchange_rate,
+            Some(RateLimit {
+                per_second: 5,
+                burst: 7
+            })
+        );
+        let flags = Overrides {
+            token_exchange_rate: Some(0),
+            ..Default::default()
+        };
+        let s = Settings::resolve(None, |_| None, flags).unwrap();
+        assert_eq!(s.limits.token_exchange_rate, None, "0 is off");
+        for bad in [
+            ("SIGNET_MAX_REQUESTS_PER_CLIENT", "-1"),
+            ("SIGNET_TOKEN_EXCHANGE_RATE", "fast"),
+            ("SIGNET_TOKEN_EXCHANGE_BURST", "0"),
+        ] {
+            let env = |k: &str| (k == bad.0).then(|| bad.1.to_owned());
+            assert!(
+                Settings::resolve(None, env, Overrides::default()).is_err(),
+                "{bad:?}"
+            );
+        }
+        let flags = Overrides {
+            token_exchange_rate: Some(0),
+            token_exchange_burst: Some(3),
+            ..Default::default()
+        };
+        assert!(Settings::resolve(None, |_| None, flags).is_err());
     }
 
     #[test]

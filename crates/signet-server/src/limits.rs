@@ -6,11 +6,18 @@
 //!   request) and work stay bounded under a flood. A request counts from the arrival of its
 //!   headers until its answer is ready, so a client sending its body slowly holds its place
 //!   only until the request deadline (`request_timeout`, applied by tonic) ends it;
+//! - **requests in flight per client address** (`max_requests_per_client`, 256 by default):
+//!   the same, counted per peer IP address, so that one client holding slow requests open
+//!   cannot take every place of the server-wide limit; a refused request takes no place;
 //! - **calls per second per subject** (`rate_limit`, `rate_limit_burst`; off by default): a
 //!   token bucket per authenticated subject (service account, or the admin), checked by
 //!   [`crate::context::CallContext::authenticate`] right after authentication. Calls that
 //!   carry their own credential instead of a token (the IAM token exchange, endpoint discovery)
-//!   are limited by the in-flight limit only.
+//!   are not counted there;
+//! - **IAM token exchanges per second per client address** (`token_exchange_rate`,
+//!   `token_exchange_burst`; 20/s with bursts of 40 by default): a token bucket per peer IP
+//!   address for `IamTokenService/Create`, the one call that needs no token, so that it
+//!   cannot be used to guess at JWTs or to load the server with signature checks unhindered.
 //!
 //! The layer sits inside the call layer, so a shed request still gets its request id and its
 //! audit record.
@@ -19,7 +26,9 @@ use crate::context::RequestId;
 use parking_lot::Mutex;
 use signet_core::CoreError;
 use signet_core::domain::{Clock, Timestamp};
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,25 +39,44 @@ use tokio::sync::Semaphore;
 pub const IN_FLIGHT_QUOTA: &str = "signet.requests.inFlight";
 /// The per-subject rate limit, as its QuotaFailure names it.
 pub const RATE_QUOTA: &str = "signet.requests.perSecond";
+/// The limit on one client address's requests in flight, as its QuotaFailure names it.
+pub const CLIENT_IN_FLIGHT_QUOTA: &str = "signet.requests.inFlightPerClient";
+/// The per-address rate limit of the IAM token exchange, as its QuotaFailure names it.
+pub const TOKEN_EXCHANGE_QUOTA: &str = "signet.iamTokens.createPerSecond";
 /// Default of `max_concurrent_requests`.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u32 = 1024;
-/// How many subjects' buckets are kept; the least recently seen are forgotten (a forgotten
-/// subject starts again with a full bucket).
+/// Default of `max_requests_per_client`: a quarter of the default server-wide limit.
+pub const DEFAULT_MAX_REQUESTS_PER_CLIENT: u32 = 256;
+/// Default of `token_exchange_rate` / `token_exchange_burst`.
+pub const DEFAULT_TOKEN_EXCHANGE_RATE: RateLimit = RateLimit {
+    per_second: 20,
+    burst: 40,
+};
+/// The RPC limited by the token exchange rate: it takes a JWT instead of a bearer token.
+const TOKEN_EXCHANGE_PATH: &str = "/yandex.cloud.iam.v1.IamTokenService/Create";
+/// How many subjects' (or addresses') buckets are kept; the least recently seen are forgotten
+/// (a forgotten one starts again with a full bucket).
 const MAX_TRACKED_SUBJECTS: usize = 100_000;
 
 /// Validated limit settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LimitSettings {
     pub max_concurrent_requests: u32,
+    /// `None`: no per-client limit of requests in flight.
+    pub max_requests_per_client: Option<u32>,
     /// `None`: no per-subject rate limit (the default).
     pub rate_limit: Option<RateLimit>,
+    /// `None`: no per-address rate limit of the IAM token exchange.
+    pub token_exchange_rate: Option<RateLimit>,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
         LimitSettings {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_requests_per_client: Some(DEFAULT_MAX_REQUESTS_PER_CLIENT),
             rate_limit: None,
+            token_exchange_rate: Some(DEFAULT_TOKEN_EXCHANGE_RATE),
         }
     }
 }
@@ -60,11 +88,15 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
-/// The per-subject rate limiter. Time comes from the injected clock.
+/// A rate limiter with one bucket per subject (or client address). Time comes from the
+/// injected clock.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: RateLimit,
     clock: Arc<dyn Clock>,
+    /// The limit and the prefix of what it applies to, as a refusal's QuotaFailure names them.
+    quota: &'static str,
+    prefix: &'static str,
     buckets: Mutex<lru::LruCache<String, Bucket>>,
 }
 
@@ -75,10 +107,23 @@ struct Bucket {
 }
 
 impl RateLimiter {
+    /// The per-subject rate limiter.
     pub fn new(limit: RateLimit, clock: Arc<dyn Clock>) -> RateLimiter {
+        RateLimiter::named(limit, clock, RATE_QUOTA, "subject")
+    }
+
+    /// A rate limiter whose refusals name `quota` and `PREFIX:<key>`.
+    pub fn named(
+        limit: RateLimit,
+        clock: Arc<dyn Clock>,
+        quota: &'static str,
+        prefix: &'static str,
+    ) -> RateLimiter {
         RateLimiter {
             limit,
             clock,
+            quota,
+            prefix,
             buckets: Mutex::new(lru::LruCache::new(
                 NonZeroUsize::new(MAX_TRACKED_SUBJECTS).unwrap_or(NonZeroUsize::MIN),
             )),
@@ -106,8 +151,8 @@ impl RateLimiter {
             Ok(())
         } else {
             Err(CoreError::QuotaExceeded {
-                quota: RATE_QUOTA,
-                subject: format!("subject:{subject}"),
+                quota: self.quota,
+                subject: format!("{}:{subject}", self.prefix),
                 limit: self.limit.per_second,
             })
         }
@@ -119,12 +164,56 @@ impl RateLimiter {
 #[derive(Clone, Debug)]
 pub struct SubjectRateLimit(pub Arc<RateLimiter>);
 
+/// Requests in flight per client address. Only addresses with a request in flight have an
+/// entry, so the map is never larger than the server-wide limit.
+#[derive(Debug)]
+struct ClientSlots {
+    max: u32,
+    held: Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// One place of a client's, given back when dropped.
+#[derive(Debug)]
+struct ClientSlot {
+    slots: Arc<ClientSlots>,
+    ip: IpAddr,
+}
+
+impl ClientSlots {
+    fn try_take(slots: &Arc<ClientSlots>, ip: IpAddr) -> Option<ClientSlot> {
+        let mut held = slots.held.lock();
+        let n = held.entry(ip).or_insert(0);
+        if *n >= slots.max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            slots: Arc::clone(slots),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.slots.held.lock();
+        if let Some(n) = held.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Tower layer applying the limits (see the module documentation).
 #[derive(Clone, Debug)]
 pub struct LimitsLayer {
     in_flight: Arc<Semaphore>,
     max_in_flight: u32,
+    per_client: Option<Arc<ClientSlots>>,
     rate: Option<SubjectRateLimit>,
+    token_exchange: Option<Arc<RateLimiter>>,
 }
 
 impl LimitsLayer {
@@ -132,11 +221,43 @@ impl LimitsLayer {
         LimitsLayer {
             in_flight: Arc::new(Semaphore::new(settings.max_concurrent_requests as usize)),
             max_in_flight: settings.max_concurrent_requests,
-            rate: settings
-                .rate_limit
-                .map(|limit| SubjectRateLimit(Arc::new(RateLimiter::new(limit, clock)))),
+            per_client: settings.max_requests_per_client.map(|max| {
+                Arc::new(ClientSlots {
+                    max,
+                    held: Mutex::new(HashMap::new()),
+                })
+            }),
+            rate: settings.rate_limit.map(|limit| {
+                SubjectRateLimit(Arc::new(RateLimiter::new(limit, Arc::clone(&clock))))
+            }),
+            token_exchange: settings.token_exchange_rate.map(|limit| {
+                Arc::new(RateLimiter::named(
+                    limit,
+                    clock,
+                    TOKEN_EXCHANGE_QUOTA,
+                    "client",
+                ))
+            }),
         }
     }
+}
+
+/// The client's IP address (IPv4-mapped IPv6 addresses as IPv4), if the request came over a
+/// connection.
+fn client_ip<B>(req: &http::Request<B>) -> Option<IpAddr> {
+    crate::audit::peer_addr(req).map(|a| a.ip().to_canonical())
+}
+
+/// The answer to a request refused by a limit: RESOURCE_EXHAUSTED with the QuotaFailure and
+/// the request id.
+fn refuse<B, RB: Default>(req: &http::Request<B>, refused: &CoreError) -> http::Response<RB> {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(RequestId::generate);
+    tracing::warn!(request_id = %request_id, error = %refused, "request refused by a limit");
+    crate::error::to_status(refused, &request_id).into_http()
 }
 
 impl<S> tower::Layer<S> for LimitsLayer {
@@ -173,25 +294,40 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let refused = |req: &http::Request<B>, error: CoreError| -> Self::Future {
+            Box::pin(std::future::ready(Ok(refuse(req, &error))))
+        };
+        let ip = client_ip(&req);
+        // The client's own place first, so that a client over its share takes none of the
+        // server's.
+        let client_slot = match (&self.limits.per_client, ip) {
+            (Some(slots), Some(ip)) => match ClientSlots::try_take(slots, ip) {
+                Some(slot) => Some(slot),
+                None => {
+                    let error = CoreError::QuotaExceeded {
+                        quota: CLIENT_IN_FLIGHT_QUOTA,
+                        subject: format!("client:{ip}"),
+                        limit: slots.max,
+                    };
+                    return refused(&req, error);
+                }
+            },
+            _ => None,
+        };
         let Ok(permit) = Arc::clone(&self.limits.in_flight).try_acquire_owned() else {
-            let request_id = req
-                .extensions()
-                .get::<RequestId>()
-                .cloned()
-                .unwrap_or_else(RequestId::generate);
-            tracing::warn!(
-                request_id = %request_id,
-                limit = self.limits.max_in_flight,
-                "too many requests in flight; shedding one"
-            );
-            let refused = CoreError::QuotaExceeded {
+            let error = CoreError::QuotaExceeded {
                 quota: IN_FLIGHT_QUOTA,
                 subject: "server".to_owned(),
                 limit: self.limits.max_in_flight,
             };
-            let response = crate::error::to_status(&refused, &request_id).into_http();
-            return Box::pin(std::future::ready(Ok(response)));
+            return refused(&req, error);
         };
+        if let (Some(limiter), Some(ip)) = (&self.limits.token_exchange, ip)
+            && req.uri().path() == TOKEN_EXCHANGE_PATH
+            && let Err(error) = limiter.check(&ip.to_string())
+        {
+            return refused(&req, error);
+        }
         if let Some(rate) = &self.limits.rate {
             req.extensions_mut().insert(rate.clone());
         }
@@ -199,6 +335,7 @@ where
         Box::pin(async move {
             let result = fut.await;
             drop(permit);
+            drop(client_slot);
             result
         })
     }
@@ -284,7 +421,7 @@ mod tests {
     async fn requests_beyond_the_in_flight_limit_are_shed_until_one_finishes() {
         let settings = LimitSettings {
             max_concurrent_requests: 2,
-            rate_limit: None,
+            ..LimitSettings::default()
         };
         let clock = Arc::new(ManualClock::new(Timestamp::from_micros(0)));
         let (inner, gate) = gated();
@@ -339,6 +476,7 @@ mod tests {
             let settings = LimitSettings {
                 max_concurrent_requests: 10,
                 rate_limit,
+                ..LimitSettings::default()
             };
             let inner = tower::service_fn(|req: http::Request<()>| async move {
                 let has = req.extensions().get::<SubjectRateLimit>().is_some();

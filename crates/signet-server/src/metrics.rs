@@ -35,6 +35,9 @@ struct Rpc {
     latency: BTreeMap<&'static str, Histogram>,
 }
 
+/// How many distinct RPC labels are kept (Signet serves about 40 methods).
+const MAX_RPC_LABELS: usize = 256;
+
 /// Per RPC label, looked up by the label without allocating: once its RPC has been seen, a call
 /// costs one short lock and no allocation.
 #[derive(Debug, Default)]
@@ -75,8 +78,13 @@ impl Metrics {
         took: Duration,
     ) {
         let seconds = took.as_secs_f64();
-        let label = rpc_label(rpc);
+        let mut label = rpc_label(rpc);
         let mut calls = self.calls.lock();
+        // Any client can name any method, served or not: past a bound, new names are counted
+        // as "other", so that made-up paths cannot grow the table without end.
+        if calls.0.len() >= MAX_RPC_LABELS && !calls.0.contains_key(label) {
+            label = "other";
+        }
         let entry = match calls.0.get_mut(label) {
             Some(entry) => entry,
             None => calls.0.entry(label.to_owned()).or_default(),
@@ -276,6 +284,25 @@ mod tests {
         assert_eq!(rpc_label("/x.Y/\"}evil"), "other");
         assert_eq!(rpc_label("nothing"), "other");
         assert_eq!(rpc_label("/x.Y/a/b"), "other");
+    }
+
+    #[test]
+    fn made_up_method_names_cannot_grow_the_table_without_end() {
+        let m = Metrics::new();
+        for i in 0..2000 {
+            m.observe(
+                &format!("/made.Up{i}/Method"),
+                "UNIMPLEMENTED",
+                None,
+                Duration::from_millis(1),
+            );
+        }
+        let calls = m.calls.lock();
+        assert_eq!(calls.0.len(), MAX_RPC_LABELS + 1);
+        assert_eq!(
+            calls.0["other"].codes["UNIMPLEMENTED"],
+            2000 - MAX_RPC_LABELS as u64
+        );
     }
 
     #[test]

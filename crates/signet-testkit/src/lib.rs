@@ -85,6 +85,20 @@ impl TestServerBuilder {
         self
     }
 
+    /// Requests in flight at once from one client IP address (default 256; 0 is no limit).
+    pub fn max_requests_per_client(mut self, n: u32) -> Self {
+        self.limits.max_requests_per_client = Some(n);
+        self
+    }
+
+    /// IAM token exchanges per second per client IP address, and the burst (default 20 and
+    /// 40; a rate of 0 is no limit). Time is the test's clock.
+    pub fn token_exchange_rate(mut self, per_second: u32, burst: Option<u32>) -> Self {
+        self.limits.token_exchange_rate = Some(per_second);
+        self.limits.token_exchange_burst = burst;
+        self
+    }
+
     /// How long a call may take (default 60 s).
     pub fn request_timeout(mut self, timeout: &str) -> Self {
         self.limits.request_timeout = Some(timeout.to_owned());
@@ -196,8 +210,11 @@ impl TestServerBuilder {
                 store_timeout: self.store_timeout.clone(),
                 max_keys_per_folder: self.max_keys_per_folder,
                 max_concurrent_requests: self.limits.max_concurrent_requests,
+                max_requests_per_client: self.limits.max_requests_per_client,
                 rate_limit: self.limits.rate_limit,
                 rate_limit_burst: self.limits.rate_limit_burst,
+                token_exchange_rate: self.limits.token_exchange_rate,
+                token_exchange_burst: self.limits.token_exchange_burst,
                 request_timeout: self.limits.request_timeout.clone(),
                 ..Overrides::default()
             },

@@ -8,6 +8,7 @@
 
 use prost::Message;
 use signet_crypto::Algorithm;
+use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::asymmetric_signature_key_service_client::AsymmetricSignatureKeyServiceClient;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
 use signet_proto::yandex::cloud::operation::operation;
 use signet_testkit::TestServer;
@@ -179,6 +180,22 @@ fn list_request() -> ListAsymmetricSignatureKeysRequest {
     }
 }
 
+/// How many audit records are RESOURCE_EXHAUSTED refusals that `matches` picks.
+async fn audited_refusals(
+    server: &TestServer,
+    matches: impl Fn(&signet_core::audit::AuditEvent) -> bool,
+) -> usize {
+    server
+        .kms()
+        .store()
+        .audit_records(1, 1_000_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.event.outcome == "RESOURCE_EXHAUSTED" && matches(&r.event))
+        .count()
+}
+
 #[track_caller]
 fn assert_limited(status: &tonic::Status, quota: &str, subject: &str) {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
@@ -196,7 +213,22 @@ fn assert_limited(status: &tonic::Status, quota: &str, subject: &str) {
 async fn slow_call(
     server: &TestServer,
 ) -> (h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>) {
-    let tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    slow_call_from(server, LOOPBACK).await
+}
+
+/// The default client address of the tests, and another loopback address to be a second
+/// client (Linux routes all of 127.0.0.0/8 to the loopback interface).
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
+const OTHER_CLIENT: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+/// [`slow_call`] on a connection from the local address `from`.
+async fn slow_call_from(
+    server: &TestServer,
+    from: std::net::IpAddr,
+) -> (h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((from, 0).into()).unwrap();
+    let tcp = socket.connect(server.addr()).await.unwrap();
     let (client, connection) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(connection);
     let mut client = client.ready().await.unwrap();
@@ -361,19 +393,7 @@ async fn each_subject_has_its_own_rate_limit_on_the_test_clock() {
         Code::ResourceExhausted
     );
     // The refusals are audited with the subject.
-    let records = server
-        .kms()
-        .store()
-        .audit_records(1, 1_000_000)
-        .await
-        .unwrap();
-    assert!(
-        records
-            .iter()
-            .filter(|r| r.event.outcome == "RESOURCE_EXHAUSTED" && r.event.subject == sa)
-            .count()
-            >= 2
-    );
+    assert!(audited_refusals(&server, |e| e.subject == sa).await >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,4 +431,208 @@ async fn a_flood_of_idle_and_garbage_connections_does_not_stop_service() {
     server.keys().list(list_request()).await.unwrap();
     drop(flood);
     server.keys().list(list_request()).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests in flight per client address; the IAM token exchange's rate per client address.
+
+/// A channel to the server from the local address `from`.
+async fn channel_from(server: &TestServer, from: std::net::IpAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr()))
+        .unwrap()
+        .local_address(Some(from))
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// The key service as the admin, over a connection from the local address `from`.
+async fn keys_from(
+    server: &TestServer,
+    from: std::net::IpAddr,
+) -> AsymmetricSignatureKeyServiceClient<signet_testkit::Authed> {
+    let channel = channel_from(server, from).await;
+    AsymmetricSignatureKeyServiceClient::with_interceptor(
+        channel,
+        signet_testkit::Bearer::new(Some(&server.token)),
+    )
+}
+
+type Held = Vec<(
+    tokio::task::JoinHandle<Result<http::Response<h2::RecvStream>, h2::Error>>,
+    h2::SendStream<bytes::Bytes>,
+)>;
+
+/// Keeps `n` slow calls from `from` open (replacing any that was answered, i.e. refused) while
+/// polling `call` (bounded, no timing) until it is refused; returns the refusal.
+async fn hold_until_refused<F, Fut>(
+    server: &TestServer,
+    from: std::net::IpAddr,
+    n: usize,
+    held: &mut Held,
+    mut call: F,
+) -> tonic::Status
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>>,
+{
+    for _ in 0..100_000 {
+        held.retain(|(response, _)| !response.is_finished());
+        while held.len() < n {
+            let (response, body) = slow_call_from(server, from).await;
+            held.push((tokio::spawn(response), body));
+        }
+        match call().await {
+            Ok(()) => tokio::task::yield_now().await,
+            Err(status) => return status,
+        }
+    }
+    panic!("the call was never refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_holding_slow_requests_cannot_take_every_place() {
+    // Three places in all, two per client address.
+    let server = TestServer::builder()
+        .max_concurrent_requests(3)
+        .max_requests_per_client(2)
+        .start()
+        .await;
+    let mut other = keys_from(&server, OTHER_CLIENT).await;
+    // Once its two places are taken by slow calls, the client's next call is refused...
+    let mut held = Held::new();
+    let status = hold_until_refused(&server, OTHER_CLIENT, 2, &mut held, || {
+        let mut other = other.clone();
+        async move { other.list(list_request()).await.map(|_| ()) }
+    })
+    .await;
+    assert_limited(
+        &status,
+        "signet.requests.inFlightPerClient",
+        "client:127.0.0.2",
+    );
+    other.list(list_request()).await.unwrap_err();
+    // ...while another client is served, again and again (it has the third place).
+    for _ in 0..20 {
+        server.keys().list(list_request()).await.unwrap();
+    }
+    // The refusal is audited, with the client's address.
+    assert!(audited_refusals(&server, |e| e.client_addr.starts_with("127.0.0.2:")).await >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_per_client_cap_one_client_starves_the_others() {
+    // What the cap prevents: with it off, three slow calls from one address take every place.
+    let server = TestServer::builder()
+        .max_concurrent_requests(3)
+        .max_requests_per_client(0)
+        .start()
+        .await;
+    let mut held = Held::new();
+    let status = hold_until_refused(&server, OTHER_CLIENT, 3, &mut held, || {
+        let mut keys = server.keys();
+        async move { keys.list(list_request()).await.map(|_| ()) }
+    })
+    .await;
+    assert_limited(&status, "signet.requests.inFlight", "server");
+}
+
+/// A token exchange with a JWT that is not one: refused by the handler (UNAUTHENTICATED or
+/// INVALID_ARGUMENT), unless a limit refuses it first.
+async fn exchange(server: &TestServer, from: std::net::IpAddr) -> tonic::Status {
+    use signet_proto::yandex::cloud::iam::v1 as iam;
+    iam::iam_token_service_client::IamTokenServiceClient::new(channel_from(server, from).await)
+        .create(iam::CreateIamTokenRequest {
+            identity: Some(iam::create_iam_token_request::Identity::Jwt(
+                "not.a.jwt".into(),
+            )),
+        })
+        .await
+        .unwrap_err()
+}
+
+/// The REST status of a token exchange (`POST /iam/v1/tokens`), sent with curl.
+fn exchange_over_rest(server: &TestServer) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"jwt": "not.a.jwt"}"#,
+        ])
+        .arg(format!("http://{}/iam/v1/tokens", server.addr()))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_exchanges_are_rate_limited_per_client_address_by_default() {
+    // Default: 20 per second, bursts of 40, per address; time is the test clock.
+    let server = TestServer::builder().start().await;
+    for i in 0..40 {
+        let status = exchange(&server, LOOPBACK).await;
+        assert_ne!(
+            status.code(),
+            Code::ResourceExhausted,
+            "exchange {i}: {status:?}"
+        );
+    }
+    let status = exchange(&server, LOOPBACK).await;
+    assert_limited(
+        &status,
+        "signet.iamTokens.createPerSecond",
+        "client:127.0.0.1",
+    );
+    assert_eq!(exchange_over_rest(&server), "429");
+    // Another address has its own bucket; other calls are not limited.
+    assert_ne!(
+        exchange(&server, OTHER_CLIENT).await.code(),
+        Code::ResourceExhausted
+    );
+    server.keys().list(list_request()).await.unwrap();
+    // A twentieth of a second brings one exchange back.
+    server.clock.advance(std::time::Duration::from_millis(50));
+    assert_ne!(
+        exchange(&server, LOOPBACK).await.code(),
+        Code::ResourceExhausted
+    );
+    assert_eq!(
+        exchange(&server, LOOPBACK).await.code(),
+        Code::ResourceExhausted
+    );
+    // The refusals are audited.
+    assert!(audited_refusals(&server, |e| e.rpc.ends_with("IamTokenService/Create")).await >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_exchange_rates_are_configurable_and_can_be_off() {
+    let server = TestServer::builder()
+        .token_exchange_rate(1, Some(2))
+        .start()
+        .await;
+    for _ in 0..2 {
+        assert_ne!(
+            exchange(&server, LOOPBACK).await.code(),
+            Code::ResourceExhausted
+        );
+    }
+    assert_eq!(
+        exchange(&server, LOOPBACK).await.code(),
+        Code::ResourceExhausted
+    );
+
+    let server = TestServer::builder()
+        .token_exchange_rate(0, None)
+        .start()
+        .await;
+    for i in 0..100 {
+        let status = exchange(&server, LOOPBACK).await;
+        assert_ne!(
+            status.code(),
+            Code::ResourceExhausted,
+            "exchange {i}: {status:?}"
+        );
+    }
 }

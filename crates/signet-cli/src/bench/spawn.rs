@@ -74,9 +74,10 @@ impl SpawnedServer {
             .arg(&data_dir)
             // `--op create` makes keys in one folder for as long as it runs; the per-folder
             // quota (100 by default) would end it after 100. And --concurrency may exceed the
-            // default limit of requests in flight.
+            // default limits of requests in flight (in all, and from one client address).
             .args(["--max-keys-per-folder", &u32::MAX.to_string()])
-            .args(["--max-concurrent-requests", &u32::MAX.to_string()]);
+            .args(["--max-concurrent-requests", &u32::MAX.to_string()])
+            .args(["--max-requests-per-client", "0"]);
         if let Some(config) = &options.config {
             command.arg("--config").arg(config);
         }

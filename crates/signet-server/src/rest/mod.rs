@@ -61,22 +61,7 @@ impl RestLayer {
         audit: AuditTrail,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<RestLayer, GatewayError> {
-        let mut pool = DescriptorPool::decode(signet_proto::FILE_DESCRIPTOR_SET)?;
-        // Operations answer `google.protobuf.Empty` (binding changes) although no compiled file
-        // imports it: the type is named only in an option string. Add it, so that `Any`s of it
-        // expand to `{"@type": …}`.
-        if pool.get_message_by_name("google.protobuf.Empty").is_none() {
-            pool.add_file_descriptor_proto(prost_types::FileDescriptorProto {
-                name: Some("google/protobuf/empty.proto".into()),
-                package: Some("google.protobuf".into()),
-                message_type: vec![prost_types::DescriptorProto {
-                    name: Some("Empty".into()),
-                    ..Default::default()
-                }],
-                syntax: Some("proto3".into()),
-                ..Default::default()
-            })?;
-        }
+        let pool = descriptor_pool()?;
         let routes = Routes::from_pool(&pool)?;
         let status = pool
             .get_message_by_name("google.rpc.Status")
@@ -91,6 +76,26 @@ impl RestLayer {
             }),
         })
     }
+}
+
+/// The compiled descriptors, with `google.protobuf.Empty` added: operations answer it (binding
+/// changes) although no compiled file imports it, the type being named only in an option
+/// string; with it, `Any`s of it expand to `{"@type": …}`.
+fn descriptor_pool() -> Result<DescriptorPool, GatewayError> {
+    let mut pool = DescriptorPool::decode(signet_proto::FILE_DESCRIPTOR_SET)?;
+    if pool.get_message_by_name("google.protobuf.Empty").is_none() {
+        pool.add_file_descriptor_proto(prost_types::FileDescriptorProto {
+            name: Some("google/protobuf/empty.proto".into()),
+            package: Some("google.protobuf".into()),
+            message_type: vec![prost_types::DescriptorProto {
+                name: Some("Empty".into()),
+                ..Default::default()
+            }],
+            syntax: Some("proto3".into()),
+            ..Default::default()
+        })?;
+    }
+    Ok(pool)
 }
 
 impl<S> tower::Layer<S> for RestLayer {
@@ -591,6 +596,54 @@ pub(crate) fn plain(status: http::StatusCode, text: &'static str) -> http::Respo
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     resp
+}
+
+/// The gateway's request decoding, exposed for the fuzz harnesses of `signet-fuzz` only: not
+/// an API (hidden from the documentation; nothing in the server calls it).
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::routes::Route;
+    use super::{DynamicMessage, GatewayError, Routes, descriptor_pool};
+
+    /// Why the gateway refused a request: the gRPC code number and the message it would send.
+    #[derive(Debug)]
+    pub struct Refusal {
+        pub code: i32,
+        pub message: String,
+    }
+
+    /// Every REST route, as the gateway reads them from the descriptors.
+    #[derive(Debug)]
+    pub struct RestDecoding {
+        routes: Routes,
+    }
+
+    impl RestDecoding {
+        pub fn new() -> Result<RestDecoding, GatewayError> {
+            Ok(RestDecoding {
+                routes: Routes::from_pool(&descriptor_pool()?)?,
+            })
+        }
+
+        pub fn routes(&self) -> &[Route] {
+            self.routes.all()
+        }
+
+        /// What the gateway makes of a request to `route` with these path variables, query
+        /// string and body: the request message, or its refusal.
+        pub fn request_message(
+            &self,
+            route: &Route,
+            vars: Vec<(String, String)>,
+            query: Option<&str>,
+            body: &[u8],
+        ) -> Result<DynamicMessage, Refusal> {
+            super::request_message(route, vars, query, body).map_err(|(code, message)| Refusal {
+                code: code as i32,
+                message,
+            })
+        }
+    }
 }
 
 #[cfg(test)]

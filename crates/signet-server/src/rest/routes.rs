@@ -112,7 +112,6 @@ impl Routes {
     }
 
     /// Every route, in matching order.
-    #[cfg(test)]
     pub fn all(&self) -> &[Route] {
         &self.0
     }
@@ -139,7 +138,6 @@ impl Routes {
 
 impl Route {
     /// The fields named by the path's variables.
-    #[cfg(test)]
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
             Segment::Field(f) => Some(f.as_str()),
