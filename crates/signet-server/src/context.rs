@@ -79,8 +79,10 @@ pub struct TraceId(pub String);
 ///
 /// The record is committed before the response leaves this layer (the layer's future resolves
 /// only then), and if it cannot be committed the response is replaced by UNAVAILABLE: no call is
-/// answered unaudited. (Its effects, if it had any, stand; the client sees UNAVAILABLE and may
-/// retry or look.) Handlers add what only they know to the call's [`AuditNote`].
+/// answered unaudited. A change that returns an Operation wrote its record in its own
+/// transaction (the [`CallAudit`] on its principal; the layer then appends nothing more), so it
+/// is not made when the trail cannot be written; other effects stand, and the client sees
+/// UNAVAILABLE. Handlers add what only they know to the call's [`AuditNote`].
 #[derive(Clone, Debug)]
 pub struct CallLayer {
     audit: AuditTrail,
