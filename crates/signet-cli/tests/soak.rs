@@ -19,7 +19,8 @@
 //!
 //! Every signature the workload receives is verified too (by `signet-crypto`, against the
 //! public key read when the key was made). A summary (operations by kind, errors by code, RSS
-//! samples, throughput) is printed; run with `--nocapture` to see it.
+//! samples, throughput) is printed; run with `--nocapture` to see it. `SIGNET_SOAK_SERVER`
+//! names another server binary to soak (a release build, or a heap profiler's wrapper).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -68,6 +69,12 @@ const ALGORITHMS: [Algorithm; 7] = [
     Algorithm::Rsa2048PssSha512,
 ];
 const SIGNER_ROLE: &str = "kms.asymmetricSignatureKeys.signer";
+
+/// The server binary: this build's `signet`, or `SIGNET_SOAK_SERVER` (a release build, or a
+/// wrapper that `exec`s one under a heap profiler, keeping its pid; see TESTS.md).
+fn server_binary() -> String {
+    std::env::var("SIGNET_SOAK_SERVER").unwrap_or_else(|_| SIGNET.to_owned())
+}
 
 fn soak_duration() -> Duration {
     let secs = std::env::var("SIGNET_SOAK_SECS")
@@ -576,7 +583,7 @@ async fn mixed_workload_keeps_memory_flat_and_the_trail_intact() {
     // Defaults, but for the per-address rate of token exchanges (20/s): every client of the
     // test shares 127.0.0.1, and the run is about memory and errors, not that limit.
     let server = ServeProcess::start(
-        Path::new(SIGNET),
+        Path::new(&server_binary()),
         &data,
         &["--token-exchange-rate", "100000"],
     );

@@ -6,30 +6,25 @@
 //! not cached.
 
 use crate::auth::{self, Authorized, Decision, Permission, Principal, Resource};
-use crate::cache::{CachePolicy, Cached, Stamp};
+use crate::cache::{CachePolicy, Cached, TimedLru};
 use crate::domain::{AccessBinding, BindingTarget, ServiceAccountId, TokenRecord};
 use crate::{CoreError, Kms};
-use lru::LruCache;
 use parking_lot::Mutex;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Resources whose bindings are cached (keys and folders).
 const BINDING_CACHE_ENTRIES: usize = 100_000;
 /// IAM tokens cached after their first use. Clients reuse a token for up to 12 hours, so the
 /// tokens in use at once are far fewer than those ever issued; a miss costs one indexed read.
-/// (At 100,000, a 20-minute soak grew the server by 17.2 %; at 10,000, by 10.5 %.)
 const TOKEN_CACHE_ENTRIES: usize = 10_000;
+/// Bindings and tokens unused for this long are dropped by [`AccessCache::sweep`]: reloading
+/// one costs one indexed read, so the caches need hold only what is in use.
+pub const ACCESS_CACHE_IDLE: Duration = Duration::from_secs(60);
 
-fn cache<K: std::hash::Hash + Eq, V>(entries: usize) -> Mutex<LruCache<K, V>> {
-    Mutex::new(LruCache::new(
-        NonZeroUsize::new(entries).unwrap_or(NonZeroUsize::MIN),
-    ))
-}
-
-/// A cache whose entries remember when they were loaded.
-type Timed<V> = Mutex<LruCache<String, (Stamp, V)>>;
+/// A cache whose entries remember when they were loaded and last used.
+type Timed<V> = Mutex<TimedLru<String, V>>;
 
 /// Bindings and tokens, cached.
 pub struct AccessCache {
@@ -50,33 +45,26 @@ impl std::fmt::Debug for AccessCache {
 impl AccessCache {
     pub fn new(policy: Arc<CachePolicy>) -> AccessCache {
         AccessCache {
-            bindings: cache(BINDING_CACHE_ENTRIES),
-            tokens: cache(TOKEN_CACHE_ENTRIES),
+            bindings: Mutex::new(TimedLru::new(BINDING_CACHE_ENTRIES)),
+            tokens: Mutex::new(TimedLru::new(TOKEN_CACHE_ENTRIES)),
             policy,
             epoch: AtomicU64::new(0),
         }
     }
 
     fn lookup<V: Clone>(&self, cache: &Timed<V>, key: &str) -> Cached<V> {
-        let mut cache = cache.lock();
-        let found = cache
-            .get(key)
-            .and_then(|(stamp, value)| self.policy.classify(stamp, value.clone()));
-        found.unwrap_or_else(|| {
-            cache.pop(key);
-            Cached::Missing
-        })
+        cache.lock().get(&self.policy, key)
     }
 
     /// Caches `value`, loaded after `epoch_at_read`, unless an invalidation happened since.
-    fn remember<V>(&self, cache: &Timed<V>, key: String, value: V, epoch_at_read: u64) {
+    fn remember<V: Clone>(&self, cache: &Timed<V>, key: String, value: V, epoch_at_read: u64) {
         let mut cache = cache.lock();
         if self.epoch.load(Ordering::SeqCst) == epoch_at_read {
-            cache.put(key, (self.policy.stamp(), value));
+            cache.put(&self.policy, key, value);
         }
     }
 
-    fn forget<V>(&self, cache: &Timed<V>, key: &str) {
+    fn forget<V: Clone>(&self, cache: &Timed<V>, key: &str) {
         let mut cache = cache.lock();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         cache.pop(key);
@@ -99,18 +87,38 @@ impl AccessCache {
     pub fn invalidate_tokens_of(&self, account: &ServiceAccountId) {
         let mut tokens = self.tokens.lock();
         self.epoch.fetch_add(1, Ordering::SeqCst);
-        let stale: Vec<String> = tokens
-            .iter()
-            .filter(|(_, (_, t))| &t.service_account_id == account)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in stale {
-            tokens.pop(&k);
-        }
+        tokens.remove_where(|t| &t.service_account_id == account);
+    }
+
+    /// Drops the bindings and tokens unused for `idle` (and those too old to use). Dropping an
+    /// entry is always safe: the next use reloads it.
+    pub fn sweep(&self, idle: Duration, now: Instant) -> usize {
+        let bindings = self.bindings.lock().sweep(&self.policy, idle, now);
+        let tokens = self.tokens.lock().sweep(&self.policy, idle, now);
+        bindings + tokens
+    }
+
+    /// Cached bindings and tokens.
+    pub fn len(&self) -> (usize, usize) {
+        (self.bindings.lock().len(), self.tokens.lock().len())
     }
 }
 
 impl Kms {
+    /// Drops cached keys, bindings and tokens that nobody has used for a while
+    /// ([`crate::vault::KEY_CACHE_IDLE`], [`ACCESS_CACHE_IDLE`]) as of `now`; the server runs it
+    /// periodically. Returns how many entries were dropped.
+    pub fn sweep_caches(&self, now: Instant) -> usize {
+        self.vault.sweep(crate::vault::KEY_CACHE_IDLE, now)
+            + self.access.sweep(ACCESS_CACHE_IDLE, now)
+    }
+
+    /// Cached (keys, bindings, tokens), for metrics and tests.
+    pub fn cached_entries(&self) -> (usize, usize, usize) {
+        let (bindings, tokens) = self.access.len();
+        (self.vault.len(), bindings, tokens)
+    }
+
     /// Authenticates the value of an `authorization` header: the admin token (compared in
     /// constant time with its stored hash), or an unexpired, unrevoked IAM token (looked up by its
     /// SHA-256). Anything else is UNAUTHENTICATED with one message.

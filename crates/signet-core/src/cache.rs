@@ -18,7 +18,11 @@
 //! longer outages) for a longer bound while a node is cut off from the database.
 
 use crate::CoreError;
+use lru::LruCache;
+use std::borrow::Borrow;
 use std::future::Future;
+use std::hash::Hash;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -148,6 +152,135 @@ impl CachePolicy {
     }
 }
 
+/// An LRU map of at most `capacity` entries whose table grows with its entries, instead of
+/// being allocated for `capacity` up front (`LruCache::new` reserves the whole table, which
+/// then becomes resident page by page as entries land at random slots).
+pub fn bounded_lru<K: Hash + Eq, V>(capacity: usize) -> LruCache<K, V> {
+    let mut map = LruCache::unbounded();
+    map.resize(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN));
+    map
+}
+
+/// A bounded LRU cache whose entries carry their load [`Stamp`] and their last use, so that
+/// [`TimedLru::sweep`] can drop the ones nobody has used for a while: the memory of a cache
+/// follows the keys, tokens and bindings in use, not every one ever seen (a soak that keeps
+/// exchanging tokens and making keys would otherwise grow it up to its bound).
+pub struct TimedLru<K, V> {
+    map: LruCache<K, Entry<V>>,
+}
+
+/// Shows the size only: entries may hold key material.
+impl<K: Hash + Eq, V> std::fmt::Debug for TimedLru<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimedLru")
+            .field("entries", &self.map.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Entry<V> {
+    stamp: Stamp,
+    used: Instant,
+    value: V,
+}
+
+impl<K: Hash + Eq, V: Clone> TimedLru<K, V> {
+    pub fn new(capacity: usize) -> TimedLru<K, V> {
+        TimedLru {
+            map: bounded_lru(capacity),
+        }
+    }
+
+    /// Looks `key` up, classified by `policy`; an entry too old to use at all is dropped.
+    pub fn get<Q>(&mut self, policy: &CachePolicy, key: &Q) -> Cached<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = Instant::now();
+        let found = self.map.get_mut(key).and_then(|entry| {
+            entry.used = now;
+            policy.classify_aged(
+                now.saturating_duration_since(entry.stamp.at),
+                entry.stamp.generation,
+                entry.value.clone(),
+            )
+        });
+        found.unwrap_or_else(|| {
+            self.map.pop(key);
+            Cached::Missing
+        })
+    }
+
+    /// Caches `value`, loaded now (the caller checks that no invalidation raced with the load).
+    pub fn put(&mut self, policy: &CachePolicy, key: K, value: V) {
+        let stamp = policy.stamp();
+        self.map.put(
+            key,
+            Entry {
+                stamp,
+                used: stamp.at,
+                value,
+            },
+        );
+    }
+
+    pub fn pop<Q>(&mut self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.pop(key);
+    }
+
+    /// Drops every entry whose value matches.
+    pub fn remove_where(&mut self, matches: impl Fn(&V) -> bool)
+    where
+        K: Clone,
+    {
+        let doomed: Vec<K> = self
+            .map
+            .iter()
+            .filter(|(_, entry)| matches(&entry.value))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in doomed {
+            self.map.pop(&key);
+        }
+    }
+
+    /// Drops the entries not used for `idle` or more as of `now`, least recently used first
+    /// (they are at the LRU end, so the sweep stops at the first entry still in use), and the
+    /// entries `policy` holds too old to use. Returns how many were dropped.
+    pub fn sweep(&mut self, policy: &CachePolicy, idle: Duration, now: Instant) -> usize {
+        let mut dropped = 0;
+        while let Some((_, entry)) = self.map.peek_lru() {
+            let unused = now.saturating_duration_since(entry.used) >= idle;
+            let dead = policy
+                .classify_aged(
+                    now.saturating_duration_since(entry.stamp.at),
+                    entry.stamp.generation,
+                    (),
+                )
+                .is_none();
+            if !(unused || dead) {
+                break;
+            }
+            self.map.pop_lru();
+            dropped += 1;
+        }
+        dropped
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
 impl<T> Cached<T> {
     /// The entry if it is fresh.
     pub fn fresh(self) -> Option<T> {
@@ -246,6 +379,63 @@ mod tests {
             (3, true)
         );
         assert!(!policy.store_down());
+    }
+
+    #[test]
+    fn the_sweep_drops_what_was_not_used_for_the_idle_time_and_nothing_else() {
+        let policy = CachePolicy::new(None, Duration::ZERO);
+        let mut cache: TimedLru<String, u32> = TimedLru::new(100);
+        for i in 0..10 {
+            cache.put(&policy, format!("k{i}"), i);
+        }
+        let start = Instant::now();
+        // Used since: k3 and k7 stay, the other eight go.
+        std::thread::sleep(20 * MS);
+        assert!(matches!(cache.get(&policy, "k3"), Cached::Fresh(3)));
+        assert!(matches!(cache.get(&policy, "k7"), Cached::Fresh(7)));
+        let idle = 10 * MS;
+        // Nothing is idle yet as of the start.
+        assert_eq!(cache.sweep(&policy, idle, start), 0);
+        assert_eq!(cache.len(), 10);
+        assert_eq!(cache.sweep(&policy, idle, Instant::now()), 8);
+        assert_eq!(cache.len(), 2);
+        assert!(matches!(cache.get(&policy, "k0"), Cached::Missing));
+        assert!(matches!(cache.get(&policy, "k3"), Cached::Fresh(3)));
+        // A later sweep, once they too are idle, empties it.
+        std::thread::sleep(20 * MS);
+        assert_eq!(cache.sweep(&policy, idle, Instant::now()), 2);
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn the_sweep_drops_entries_too_old_to_use_even_if_recently_used() {
+        let policy = CachePolicy::new(Some(5 * MS), 5 * MS);
+        let mut cache: TimedLru<String, u32> = TimedLru::new(100);
+        cache.put(&policy, "a".into(), 1);
+        std::thread::sleep(15 * MS);
+        // Used just now, but older than max age and grace: dead, and swept.
+        assert_eq!(
+            cache.sweep(&policy, Duration::from_secs(3600), Instant::now()),
+            1
+        );
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_capacity_dropping_the_least_recently_used() {
+        let policy = CachePolicy::new(None, Duration::ZERO);
+        let mut cache: TimedLru<String, u32> = TimedLru::new(3);
+        for i in 0..3 {
+            cache.put(&policy, format!("k{i}"), i);
+        }
+        assert!(matches!(cache.get(&policy, "k0"), Cached::Fresh(0)));
+        cache.put(&policy, "k3".into(), 3);
+        assert_eq!(cache.len(), 3);
+        assert!(matches!(cache.get(&policy, "k1"), Cached::Missing));
+        assert!(matches!(cache.get(&policy, "k0"), Cached::Fresh(0)));
+        cache.remove_where(|v| *v >= 2);
+        assert_eq!(cache.len(), 1);
+        assert!(matches!(cache.get(&policy, "k0"), Cached::Fresh(0)));
     }
 
     #[test]

@@ -9,15 +9,18 @@
 
 use crate::CoreError;
 use crate::auth::{Authorized, Resource, UseKey};
-use crate::cache::{CachePolicy, Cached, Stamp};
+use crate::cache::{CachePolicy, Cached, TimedLru};
 use crate::domain::{FolderId, KeyId, KeyRecord, KeyStatus};
-use lru::LruCache;
 use parking_lot::Mutex;
 use signet_crypto::{Algorithm, RootKey, SigningKey};
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Keys unused for this long are dropped by [`KeyVault::sweep`] (and their memory wiped):
+/// reloading one means a read and an unsealing, so they are kept longer than bindings.
+pub const KEY_CACHE_IDLE: Duration = Duration::from_secs(600);
 
 /// What the sign path needs to know about a key, without touching the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,7 +66,7 @@ pub struct VaultStats {
 
 pub struct KeyVault {
     root: Arc<RootKey>,
-    cache: Mutex<LruCache<KeyId, (Stamp, Arc<LoadedKey>)>>,
+    cache: Mutex<TimedLru<KeyId, Arc<LoadedKey>>>,
     /// How long entries are trusted (see [`CachePolicy`]).
     policy: Arc<CachePolicy>,
     /// Bumped by every invalidation; a load that saw another value when it started is not
@@ -82,10 +85,9 @@ impl fmt::Debug for KeyVault {
 
 impl KeyVault {
     pub fn new(root: Arc<RootKey>, capacity: usize, policy: Arc<CachePolicy>) -> KeyVault {
-        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         KeyVault {
             root,
-            cache: Mutex::new(LruCache::new(capacity)),
+            cache: Mutex::new(TimedLru::new(capacity)),
             policy,
             epoch: AtomicU64::new(0),
             stats: VaultStats::default(),
@@ -104,19 +106,7 @@ impl KeyVault {
 
     /// A cached key, fresh or stale (see [`CachePolicy`]). An entry too old to use is dropped.
     pub fn cached(&self, id: &KeyId) -> Cached<Arc<LoadedKey>> {
-        let found = {
-            let mut cache = self.cache.lock();
-            let classified = cache
-                .get(id)
-                .and_then(|(stamp, key)| self.policy.classify(stamp, Arc::clone(key)));
-            match classified {
-                Some(found) => found,
-                None => {
-                    cache.pop(id);
-                    Cached::Missing
-                }
-            }
-        };
+        let found = self.cache.lock().get(&self.policy, id);
         match &found {
             Cached::Fresh(_) => self.stats.hits.fetch_add(1, Ordering::Relaxed),
             Cached::Stale(_) | Cached::Missing => self.stats.misses.fetch_add(1, Ordering::Relaxed),
@@ -129,7 +119,7 @@ impl KeyVault {
     pub fn renew(&self, key: &Arc<LoadedKey>, epoch_at_read: u64) {
         let mut cache = self.cache.lock();
         if self.epoch.load(Ordering::SeqCst) == epoch_at_read {
-            cache.put(key.meta.id.clone(), (self.policy.stamp(), Arc::clone(key)));
+            cache.put(&self.policy, key.meta.id.clone(), Arc::clone(key));
         }
     }
 
@@ -168,10 +158,7 @@ impl KeyVault {
         });
         let mut cache = self.cache.lock();
         if self.epoch.load(Ordering::SeqCst) == epoch_at_read {
-            cache.put(
-                record.id.clone(),
-                (self.policy.stamp(), Arc::clone(&loaded)),
-            );
+            cache.put(&self.policy, record.id.clone(), Arc::clone(&loaded));
         }
         Ok(loaded)
     }
@@ -181,6 +168,12 @@ impl KeyVault {
         let mut cache = self.cache.lock();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         cache.pop(id);
+    }
+
+    /// Drops the keys unused for `idle` (and those too old to use); a key's memory is wiped
+    /// once the last call using it is done. Returns how many were dropped.
+    pub fn sweep(&self, idle: Duration, now: Instant) -> usize {
+        self.cache.lock().sweep(&self.policy, idle, now)
     }
 
     pub fn len(&self) -> usize {

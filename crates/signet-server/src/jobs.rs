@@ -9,6 +9,10 @@
 //!   survivors of a cluster finish what a node that died had started, without waiting for it to
 //!   come back.
 //!
+//! - **Cache sweep** (every [`CACHE_SWEEP_EVERY`], on every node: each has its own caches):
+//!   cached keys, bindings and tokens nobody has used for a while are dropped
+//!   (`Kms::sweep_caches`), so that memory follows what is in use.
+//!
 //! Audit checkpoints are the audit writer's (`signet_core::audit`), under a claim of their own.
 
 use signet_core::Kms;
@@ -16,10 +20,25 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
+/// How often the caches are swept.
+pub const CACHE_SWEEP_EVERY: Duration = Duration::from_secs(15);
+
 /// Starts the periodic jobs; `every` is the time between passes (`destroy_interval`).
 pub fn spawn(kms: &Arc<Kms>, every: Duration) -> Vec<JoinHandle<()>> {
+    let sweeper = Arc::clone(kms);
+    let sweep = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(CACHE_SWEEP_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let dropped = sweeper.sweep_caches(std::time::Instant::now());
+            if dropped > 0 {
+                tracing::debug!(dropped, "dropped unused cache entries");
+            }
+        }
+    });
     let kms = Arc::clone(kms);
-    vec![tokio::spawn(async move {
+    let passes = tokio::spawn(async move {
         // The first pass comes one interval after the start, which has just recovered.
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -34,5 +53,6 @@ pub fn spawn(kms: &Arc<Kms>, every: Duration) -> Vec<JoinHandle<()>> {
                 Err(e) => tracing::warn!(error = %e, "the recovery job failed; it will retry"),
             }
         }
-    })]
+    });
+    vec![sweep, passes]
 }

@@ -29,7 +29,6 @@ use signet_core::domain::{Clock, Timestamp};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -124,9 +123,7 @@ impl RateLimiter {
             clock,
             quota,
             prefix,
-            buckets: Mutex::new(lru::LruCache::new(
-                NonZeroUsize::new(MAX_TRACKED_SUBJECTS).unwrap_or(NonZeroUsize::MIN),
-            )),
+            buckets: Mutex::new(signet_core::cache::bounded_lru(MAX_TRACKED_SUBJECTS)),
         }
     }
 
@@ -135,10 +132,14 @@ impl RateLimiter {
         let now = self.clock.now();
         let burst = f64::from(self.limit.burst);
         let mut buckets = self.buckets.lock();
-        let bucket = buckets.get_or_insert_mut(subject.to_owned(), || Bucket {
-            tokens: burst,
-            at: now,
-        });
+        // Looked up by reference first: a subject's name is copied only for its first call.
+        let bucket = match buckets.get_mut(subject) {
+            Some(bucket) => bucket,
+            None => buckets.get_or_insert_mut(subject.to_owned(), || Bucket {
+                tokens: burst,
+                at: now,
+            }),
+        };
         // A clock that steps back refills nothing (and is not held against the caller).
         let elapsed_us = (now.as_micros() - bucket.at.as_micros()).max(0);
         let refill = elapsed_us as f64 / 1e6 * f64::from(self.limit.per_second);

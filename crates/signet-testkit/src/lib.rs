@@ -432,6 +432,25 @@ impl TestServer {
         }
     }
 
+    /// Gives a key's access bindings as exactly one: `role` for the service account (as admin,
+    /// through SetAccessBindings; in force when it returns).
+    pub async fn set_key_role(&self, key_id: &str, role: &str, service_account_id: &str) {
+        use signet_proto::yandex::cloud::access;
+        self.keys()
+            .set_access_bindings(access::SetAccessBindingsRequest {
+                resource_id: key_id.into(),
+                access_bindings: vec![access::AccessBinding {
+                    role_id: role.into(),
+                    subject: Some(access::Subject {
+                        id: service_account_id.into(),
+                        r#type: "serviceAccount".into(),
+                    }),
+                }],
+            })
+            .await
+            .unwrap();
+    }
+
     /// An IAM token for a service account (as admin, through CreateForServiceAccount).
     pub async fn token_for(&self, service_account_id: &str) -> String {
         self.iam_tokens()

@@ -126,3 +126,66 @@ async fn every_algorithm_creates_signs_and_verifies_with_openssl() {
         }
     }
 }
+
+/// The caches keep what is in use and drop the rest: after the sweep, a key, its bindings and
+/// a token unused for their idle time are gone from memory, and the next call reloads them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_cache_entries_are_swept_and_reloaded_on_next_use() {
+    let server = TestServer::builder().start().await;
+    let key = server
+        .create_key("default", Algorithm::EcdsaP256Sha256)
+        .await;
+    let sa = server.create_service_account("default", "sweeper").await;
+    let token = server.token_for(&sa).await;
+    server
+        .set_key_role(&key, "kms.asymmetricSignatureKeys.signer", &sa)
+        .await;
+    let sign = |token: String| {
+        let mut crypto = server.crypto_as(Some(&token));
+        let key = key.clone();
+        async move {
+            crypto
+                .sign(AsymmetricSignRequest {
+                    key_id: key,
+                    message: b"swept".to_vec(),
+                })
+                .await
+                .map(|r| r.into_inner().signature)
+        }
+    };
+    sign(token.clone()).await.unwrap();
+    let kms = server.kms();
+    let (keys, bindings, tokens) = kms.cached_entries();
+    assert_eq!((keys, tokens), (1, 1));
+    // The key's bindings and its folder's.
+    assert!(bindings >= 2, "{bindings} bindings cached");
+
+    // Swept as of now: everything was just used, nothing goes.
+    assert_eq!(kms.sweep_caches(std::time::Instant::now()), 0);
+    assert_eq!(kms.cached_entries(), (keys, bindings, tokens));
+    // Bindings and tokens go after a minute unused; keys after ten.
+    let later = std::time::Instant::now() + std::time::Duration::from_secs(61);
+    assert_eq!(kms.sweep_caches(later), bindings + tokens);
+    assert_eq!(kms.cached_entries(), (1, 0, 0));
+    let much_later = std::time::Instant::now() + std::time::Duration::from_secs(601);
+    assert_eq!(kms.sweep_caches(much_later), 1);
+    assert_eq!(kms.cached_entries(), (0, 0, 0));
+
+    // The next call reloads all three, and its signature verifies.
+    let signature = sign(token).await.unwrap();
+    assert_eq!(kms.cached_entries(), (keys, bindings, tokens));
+    let pem = server
+        .crypto()
+        .get_public_key(AsymmetricGetPublicKeyRequest { key_id: key })
+        .await
+        .unwrap()
+        .into_inner()
+        .public_key;
+    assert!(openssl_verify(
+        Algorithm::EcdsaP256Sha256,
+        &pem,
+        b"swept",
+        false,
+        &signature
+    ));
+}

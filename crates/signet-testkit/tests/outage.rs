@@ -17,7 +17,6 @@
 
 use prost::Message;
 use signet_crypto::Algorithm;
-use signet_proto::yandex::cloud::access;
 use signet_proto::yandex::cloud::kms::v1::asymmetricsignature::*;
 use signet_proto::yandex::cloud::operation::operation;
 use signet_testkit::pg::{Schema, base_url_via, server_addr};
@@ -160,19 +159,8 @@ async fn a_database_outage_keeps_cached_signing_fails_the_control_plane_and_heal
         .await;
     let token = node1.token_for(&sa).await;
     node1
-        .keys()
-        .set_access_bindings(access::SetAccessBindingsRequest {
-            resource_id: key.clone(),
-            access_bindings: vec![access::AccessBinding {
-                role_id: "kms.asymmetricSignatureKeys.signer".into(),
-                subject: Some(access::Subject {
-                    id: sa.clone(),
-                    r#type: "serviceAccount".into(),
-                }),
-            }],
-        })
-        .await
-        .unwrap();
+        .set_key_role(&key, "kms.asymmetricSignatureKeys.signer", &sa)
+        .await;
     // Both nodes sign (and cache the key, the token and the bindings).
     for node in [&node1, &node2] {
         sign(node, &key, None).await.unwrap();
