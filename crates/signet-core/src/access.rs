@@ -29,7 +29,7 @@ type Timed<V> = Mutex<TimedLru<String, V>>;
 /// Bindings and tokens, cached.
 pub struct AccessCache {
     bindings: Timed<Arc<Vec<AccessBinding>>>,
-    tokens: Timed<TokenRecord>,
+    tokens: Timed<Arc<TokenRecord>>,
     policy: Arc<CachePolicy>,
     /// Bumped by every invalidation; a load that saw another value when it started is not
     /// cached (as in the key vault).
@@ -135,7 +135,7 @@ impl Kms {
             Cached::Fresh(record) => record,
             cached => {
                 let epoch = self.access.epoch.load(Ordering::SeqCst);
-                let load = async { Ok(self.store.get_token(&hash).await?) };
+                let load = async { Ok(self.store.get_token(&hash).await?.map(Arc::new)) };
                 let (found, loaded) = self
                     .cache_policy
                     .reload(cached.any().map(Some), load)
@@ -145,7 +145,7 @@ impl Kms {
                 };
                 if loaded {
                     self.access
-                        .remember(&self.access.tokens, hash, record.clone(), epoch);
+                        .remember(&self.access.tokens, hash, Arc::clone(&record), epoch);
                 }
                 record
             }
@@ -187,33 +187,26 @@ impl Kms {
         if principal.is_admin() {
             return Ok(auth::grant(principal, resource));
         }
-        let mut bindings: Vec<AccessBinding> = Vec::new();
-        match &resource {
-            Resource::Key { id, folder } => {
-                bindings.extend(
-                    self.bindings_of(&BindingTarget::Key(id.clone()))
-                        .await?
-                        .iter()
-                        .cloned(),
-                );
-                bindings.extend(
+        // The key's bindings and its folder's, as cached (shared, not copied).
+        let (on_key, on_folder) = match &resource {
+            Resource::Key { id, folder } => (
+                Some(self.bindings_of(&BindingTarget::Key(id.clone())).await?),
+                Some(
                     self.bindings_of(&BindingTarget::Folder(folder.clone()))
-                        .await?
-                        .iter()
-                        .cloned(),
-                );
-            }
-            Resource::Folder(folder) => {
-                bindings.extend(
+                        .await?,
+                ),
+            ),
+            Resource::Folder(folder) => (
+                None,
+                Some(
                     self.bindings_of(&BindingTarget::Folder(folder.clone()))
-                        .await?
-                        .iter()
-                        .cloned(),
-                );
-            }
-            Resource::Deployment => {}
-        }
-        match auth::decide(principal, P::KIND, &bindings) {
+                        .await?,
+                ),
+            ),
+            Resource::Deployment => (None, None),
+        };
+        let bindings = on_key.iter().chain(on_folder.iter()).flat_map(|b| b.iter());
+        match auth::decide(principal, P::KIND, bindings) {
             Decision::Allow => Ok(auth::grant(principal, resource)),
             Decision::NoAccess => match resource {
                 Resource::Key { id, .. } => Err(CoreError::not_found_key(&id)),

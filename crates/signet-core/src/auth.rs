@@ -316,16 +316,19 @@ pub(crate) fn grant<P: Permission>(principal: &Principal, resource: Resource) ->
 
 /// The decision, as a pure function of the caller and the bindings in force on the resource
 /// (its own and its folder's). Default deny: nothing but a matching binding allows.
-pub fn decide(
+pub fn decide<'a>(
     principal: &Principal,
     kind: Option<PermissionKind>,
-    bindings: &[crate::domain::AccessBinding],
+    bindings: impl IntoIterator<Item = &'a crate::domain::AccessBinding>,
 ) -> Decision {
     if principal.is_admin {
         return Decision::Allow;
     }
     let mut any_role = false;
-    for binding in bindings.iter().filter(|b| principal.matches(&b.subject)) {
+    for binding in bindings
+        .into_iter()
+        .filter(|b| principal.matches(&b.subject))
+    {
         any_role = true;
         if kind.is_some_and(|k| binding.role.grants(k)) {
             return Decision::Allow;

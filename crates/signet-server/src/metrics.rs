@@ -169,6 +169,19 @@ impl Metrics {
             "Unsealed keys held in the cache.",
             kms.vault().len() as f64,
         );
+        let (_, bindings, tokens) = kms.cached_entries();
+        gauge(
+            &mut out,
+            "signet_binding_cache_entries",
+            "Keys' and folders' access bindings held in the cache.",
+            bindings as f64,
+        );
+        gauge(
+            &mut out,
+            "signet_token_cache_entries",
+            "IAM tokens held in the cache.",
+            tokens as f64,
+        );
         gauge(
             &mut out,
             "signet_operations_in_flight",

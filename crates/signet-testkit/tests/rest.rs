@@ -676,6 +676,9 @@ async fn health_readiness_and_metrics() {
     );
     assert!(value("signet_key_cache_hits_total") >= 2.0, "{text}");
     assert!(value("signet_key_cache_misses_total") >= 1.0, "{text}");
+    assert!(value("signet_key_cache_entries") >= 1.0, "{text}");
+    assert!(value("signet_binding_cache_entries") >= 0.0, "{text}");
+    assert!(value("signet_token_cache_entries") >= 0.0, "{text}");
     assert!(value("signet_audit_records_total") >= 5.0, "{text}");
     assert!(value("signet_audit_commits_total") >= 1.0, "{text}");
     value("signet_audit_queue_depth");
