@@ -44,7 +44,7 @@ use super::system;
 const KEY_LABEL: (&str, &str) = ("created-by", "signet-bench");
 
 /// Keys created at once while setting up, and deleted at once while cleaning up.
-const SETUP_PARALLELISM: usize = 16;
+const SETUP_PARALLELISM: usize = 64;
 
 /// How long setting up one key may take (RSA-4096 generation takes seconds).
 const SETUP_KEY_TIMEOUT: Duration = Duration::from_secs(300);

@@ -108,7 +108,7 @@ pub struct BenchArgs {
     /// of them (not used by --op create). They go into one folder: against your own server its
     /// per-folder key quota (default 100) must allow them; a --spawn server has no quota.
     #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub keys: u32,
 
     /// HTTP/2 connections to the server.
