@@ -140,6 +140,9 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     for problem in signet_server::hardening::disable_core_dumps() {
         tracing::warn!(%problem, "could not disable core dumps");
     }
+    // Handlers first: a SIGTERM that comes as soon as the server says it is listening (or
+    // during start) must shut it down cleanly, not kill it with the default action.
+    let shutdown = ShutdownSignal::install();
     let running = match signet_server::start(settings, Arc::new(SystemClock)).await {
         Ok(r) => r,
         Err(e) => {
@@ -160,7 +163,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         );
     }
     println!("signet listening on {}", running.local_addr);
-    shutdown_signal().await;
+    shutdown.received().await;
     tracing::info!("shutting down");
     match running.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,
@@ -171,24 +174,45 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or SIGINT (Ctrl-C), listened for from [`ShutdownSignal::install`] on.
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignal {
+    /// Replaces the default actions of SIGTERM and SIGINT (ending the process at once) now.
+    fn install() -> ShutdownSignal {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(error = %e, "could not listen for SIGTERM/SIGINT; waiting for Ctrl-C only");
+                    None
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            };
+            ShutdownSignal { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            ShutdownSignal {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn received(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.streams {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -86,12 +86,18 @@ impl ServeProcess {
     }
 
     /// SIGTERM, then waits: the server must shut down cleanly (exit status 0).
-    pub fn stop(mut self) {
+    pub fn stop(self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+        self.wait_for_clean_exit();
+    }
+
+    /// Waits for the process to end (after a signal sent some other way) and asserts that it
+    /// exited successfully.
+    pub fn wait_for_clean_exit(mut self) {
         let exit = self.child.wait().unwrap();
         assert!(
             exit.success(),
