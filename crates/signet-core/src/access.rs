@@ -124,13 +124,14 @@ impl Kms {
     /// SHA-256). Anything else is UNAUTHENTICATED with one message.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, CoreError> {
         let token = auth::bearer_token(authorization)?;
-        if let Some(admin) = self.authenticator.admin(token) {
+        let digest = signet_crypto::sha256(token.as_bytes());
+        if let Some(admin) = self.authenticator.admin_by_digest(&digest) {
             return Ok(admin);
         }
         if !token.starts_with(auth::IAM_TOKEN_PREFIX) {
             return Err(auth::BAD_TOKEN);
         }
-        let hash = auth::token_hash_hex(token);
+        let hash = auth::lower_hex(&digest);
         let record = match self.access.lookup(&self.access.tokens, &hash) {
             Cached::Fresh(record) => record,
             cached => {

@@ -310,6 +310,11 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         None
     }
 
+    /// Closes the store's connections, waiting for calls in progress (SQLite checkpoints its
+    /// write-ahead log as the last one closes). Calls made afterwards fail. A server calls it
+    /// last when it stops, so that a stopped server's files are complete and no longer change.
+    async fn close(&self) {}
+
     /// A small key/value table for deployment facts (the root key check value, the admin token
     /// hash). Returns `None` if unset.
     async fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError>;

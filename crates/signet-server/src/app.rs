@@ -128,11 +128,17 @@ impl Running {
         for job in &self.jobs {
             job.abort();
         }
+        for job in self.jobs.drain(..) {
+            // Aborted: the error only says so. Awaited so that no job still uses the store.
+            let _ = job.await;
+        }
         let result = (&mut self.server).await;
         self.kms.wait_idle().await;
         // The server and its calls are gone, and with them every handle on the trail: the
         // writer commits what is left, signs a last checkpoint and stops.
         self.audit_writer.finish(AUDIT_DRAIN_LIMIT).await;
+        // Last, the store: once this returns, the data directory no longer changes.
+        self.kms.store().close().await;
         result??;
         Ok(())
     }

@@ -343,6 +343,10 @@ fn quote_ident(name: &str) -> String {
 
 #[async_trait]
 impl Store for PostgresStore {
+    async fn close(&self) {
+        PostgresStore::close(self).await;
+    }
+
     fn pool_stats(&self) -> Option<signet_core::store::PoolStats> {
         Some(signet_core::store::PoolStats {
             size: self.pool.size(),

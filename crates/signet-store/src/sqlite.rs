@@ -225,6 +225,10 @@ async fn prepare(pool: &SqlitePool) -> Result<(), StoreError> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn close(&self) {
+        SqliteStore::close(self).await;
+    }
+
     /// The reader pool (the writer is always exactly one connection).
     fn pool_stats(&self) -> Option<signet_core::store::PoolStats> {
         Some(signet_core::store::PoolStats {
