@@ -98,8 +98,8 @@ impl AccessCache {
         bindings + tokens
     }
 
-    /// Cached bindings and tokens.
-    pub fn len(&self) -> (usize, usize) {
+    /// How many bindings and tokens are cached.
+    pub fn entries(&self) -> (usize, usize) {
         (self.bindings.lock().len(), self.tokens.lock().len())
     }
 }
@@ -115,7 +115,7 @@ impl Kms {
 
     /// Cached (keys, bindings, tokens), for metrics and tests.
     pub fn cached_entries(&self) -> (usize, usize, usize) {
-        let (bindings, tokens) = self.access.len();
+        let (bindings, tokens) = self.access.entries();
         (self.vault.len(), bindings, tokens)
     }
 
@@ -131,7 +131,7 @@ impl Kms {
         if !token.starts_with(auth::IAM_TOKEN_PREFIX) {
             return Err(auth::BAD_TOKEN);
         }
-        let hash = auth::lower_hex(&digest);
+        let hash = hex::encode(digest);
         let record = match self.access.lookup(&self.access.tokens, &hash) {
             Cached::Fresh(record) => record,
             cached => {

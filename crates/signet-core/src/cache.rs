@@ -383,41 +383,40 @@ mod tests {
 
     #[test]
     fn the_sweep_drops_what_was_not_used_for_the_idle_time_and_nothing_else() {
+        // No timing: the sweep is given its "now", and an entry is idle when its last use is
+        // at or before `now - idle`.
         let policy = CachePolicy::new(None, Duration::ZERO);
         let mut cache: TimedLru<String, u32> = TimedLru::new(100);
         for i in 0..10 {
             cache.put(&policy, format!("k{i}"), i);
         }
-        let start = Instant::now();
-        // Used since: k3 and k7 stay, the other eight go.
-        std::thread::sleep(20 * MS);
+        let between = Instant::now();
+        // Strictly after `between` (the clock is monotonic; the pause only orders the uses).
+        std::thread::sleep(MS);
         assert!(matches!(cache.get(&policy, "k3"), Cached::Fresh(3)));
         assert!(matches!(cache.get(&policy, "k7"), Cached::Fresh(7)));
-        let idle = 10 * MS;
-        // Nothing is idle yet as of the start.
-        assert_eq!(cache.sweep(&policy, idle, start), 0);
+        let idle = Duration::from_secs(60);
+        // As of a time at which nothing has been idle that long: nothing goes.
+        assert_eq!(cache.sweep(&policy, idle, between), 0);
         assert_eq!(cache.len(), 10);
-        assert_eq!(cache.sweep(&policy, idle, Instant::now()), 8);
+        // As of `between + idle`: the eight not used since `between` go; k3 and k7 stay.
+        assert_eq!(cache.sweep(&policy, idle, between + idle), 8);
         assert_eq!(cache.len(), 2);
         assert!(matches!(cache.get(&policy, "k0"), Cached::Missing));
         assert!(matches!(cache.get(&policy, "k3"), Cached::Fresh(3)));
-        // A later sweep, once they too are idle, empties it.
-        std::thread::sleep(20 * MS);
-        assert_eq!(cache.sweep(&policy, idle, Instant::now()), 2);
+        // Once they too have been idle that long, it empties.
+        assert_eq!(cache.sweep(&policy, idle, Instant::now() + idle), 2);
         assert!(cache.is_empty());
     }
 
     #[test]
     fn the_sweep_drops_entries_too_old_to_use_even_if_recently_used() {
-        let policy = CachePolicy::new(Some(5 * MS), 5 * MS);
+        let policy = CachePolicy::new(Some(Duration::from_secs(1)), Duration::from_secs(1));
         let mut cache: TimedLru<String, u32> = TimedLru::new(100);
         cache.put(&policy, "a".into(), 1);
-        std::thread::sleep(15 * MS);
-        // Used just now, but older than max age and grace: dead, and swept.
-        assert_eq!(
-            cache.sweep(&policy, Duration::from_secs(3600), Instant::now()),
-            1
-        );
+        let later = Instant::now() + Duration::from_secs(2);
+        // Idle for less than an hour, but loaded more than max age and grace before: dead.
+        assert_eq!(cache.sweep(&policy, Duration::from_secs(3600), later), 1);
         assert!(cache.is_empty());
     }
 

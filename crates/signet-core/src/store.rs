@@ -310,9 +310,10 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         None
     }
 
-    /// Closes the store's connections, waiting for calls in progress (SQLite checkpoints its
-    /// write-ahead log as the last one closes). Calls made afterwards fail. A server calls it
-    /// last when it stops, so that a stopped server's files are complete and no longer change.
+    /// Closes the store's connections, waiting for calls in progress. Calls made afterwards
+    /// fail. A server calls it last when it stops. (With SQLite, the last connection's checkpoint
+    /// and removal of the write-ahead log were still seen to finish after it returned, now and
+    /// then: copy a stopped server's database through SQLite, not file by file.)
     async fn close(&self) {}
 
     /// A small key/value table for deployment facts (the root key check value, the admin token

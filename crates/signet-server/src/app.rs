@@ -137,7 +137,7 @@ impl Running {
         // The server and its calls are gone, and with them every handle on the trail: the
         // writer commits what is left, signs a last checkpoint and stops.
         self.audit_writer.finish(AUDIT_DRAIN_LIMIT).await;
-        // Last, the store: once this returns, the data directory no longer changes.
+        // Last, the store: nothing of this server uses it any more.
         self.kms.store().close().await;
         result??;
         Ok(())

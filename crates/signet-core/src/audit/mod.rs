@@ -237,7 +237,7 @@ fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
 
 /// Lowercase hex, for hashes in exports and messages.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 #[cfg(test)]
